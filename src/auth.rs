@@ -1,0 +1,225 @@
+//! Bearer tokens: verification, the claims they carry, and the tenant scope they yield.
+
+use std::future::{ready, Ready};
+
+use actix_web::{web, FromRequest, HttpRequest};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult, Code};
+use crate::AppState;
+
+/// `organization` claim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: String,
+    pub slug: String,
+}
+
+/// `application` claim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Application {
+    pub id: String,
+    pub kind: String,
+}
+
+/// `owner` claim: the customer or user a token acts for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Owner {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// The claims of a token, shaped like Commerce Layer's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub organization: Organization,
+    pub application: Application,
+    #[serde(default)]
+    pub scope: String,
+    pub test: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    pub exp: i64,
+    #[serde(default)]
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+/// Which rows a request may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub organization_id: String,
+    /// `test` or `live`.
+    pub mode: &'static str,
+    /// Sales channels see only the orders of this customer.
+    pub customer_id: Option<String>,
+    /// Market-scoped tokens see only orders of these markets.
+    pub market_ids: Option<Vec<String>>,
+}
+
+/// An authenticated request.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub claims: Claims,
+    pub scope: Scope,
+}
+
+impl Auth {
+    /// Whether the token may change data.
+    pub fn can_write(&self) -> bool {
+        self.claims.application.kind != "sales_channel"
+            && self.claims.role.as_deref().unwrap_or("admin") == "admin"
+    }
+}
+
+/// The keys tokens are checked against.
+pub struct Keys {
+    hs256: Option<DecodingKey>,
+    rsa: Option<DecodingKey>,
+    leeway: u64,
+}
+
+impl Keys {
+    /// HS256 with `secret` (when not empty) and RS256/RS512 with a PEM public key.
+    pub fn new(secret: &str, rsa_pem: Option<&[u8]>, leeway: u64) -> Result<Self, String> {
+        let rsa = rsa_pem
+            .map(|pem| {
+                DecodingKey::from_rsa_pem(pem).map_err(|e| format!("bad RSA public key: {e}"))
+            })
+            .transpose()?;
+        Ok(Self {
+            hs256: (!secret.is_empty()).then(|| DecodingKey::from_secret(secret.as_bytes())),
+            rsa,
+            leeway,
+        })
+    }
+
+    /// Verifies a token: `UNAUTHORIZED` when it is not a JWT at all, `INVALID_TOKEN`
+    /// when it is one that fails (signature, algorithm, time, claims).
+    pub fn verify(&self, token: &str) -> ApiResult<Claims> {
+        let invalid =
+            |why: &str| ApiError::new(Code::InvalidToken, format!("Invalid token: {why}"));
+        if token.split('.').count() != 3 || token.split('.').any(str::is_empty) {
+            return Err(ApiError::new(
+                Code::Unauthorized,
+                "The bearer token is malformed",
+            ));
+        }
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid("unsupported header or algorithm"))?;
+        let key = match header.alg {
+            Algorithm::HS256 => self.hs256.as_ref(),
+            Algorithm::RS256 | Algorithm::RS512 => self.rsa.as_ref(),
+            _ => None,
+        }
+        .ok_or_else(|| invalid("algorithm not accepted"))?;
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => invalid("expired"),
+                ErrorKind::ImmatureSignature => invalid("not yet valid"),
+                ErrorKind::InvalidSignature => invalid("bad signature"),
+                _ => invalid("rejected"),
+            }
+        })?;
+        Ok(data.claims)
+    }
+}
+
+/// Signs claims with the HS256 secret (the `token` command and tests).
+pub fn sign(claims: &Claims, secret: &str) -> Result<String, String> {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The scope a set of verified claims grants.
+pub fn scope_of(claims: &Claims) -> ApiResult<Scope> {
+    let customer_id = match claims.application.kind.as_str() {
+        "integration" | "webapp" => None,
+        "sales_channel" => match &claims.owner {
+            Some(owner) if owner.kind == "Customer" => Some(owner.id.clone()),
+            _ => {
+                return Err(ApiError::new(
+                    Code::Unauthorized,
+                    "A sales channel token needs a customer owner",
+                ))
+            }
+        },
+        _ => {
+            return Err(ApiError::new(
+                Code::InvalidToken,
+                "Invalid token: unknown application kind",
+            ))
+        }
+    };
+    if !matches!(claims.role.as_deref(), None | Some("admin" | "read_only")) {
+        return Err(ApiError::new(
+            Code::InvalidToken,
+            "Invalid token: unknown role",
+        ));
+    }
+    let markets: Vec<String> = claims
+        .scope
+        .split_whitespace()
+        .filter_map(|s| s.strip_prefix("market:id:"))
+        .map(str::to_owned)
+        .collect();
+    let all_markets =
+        markets.is_empty() || claims.scope.split_whitespace().any(|s| s == "market:all");
+    Ok(Scope {
+        organization_id: claims.organization.id.clone(),
+        mode: if claims.test { "test" } else { "live" },
+        customer_id,
+        market_ids: (!all_markets).then_some(markets),
+    })
+}
+
+fn authenticate(req: &HttpRequest) -> ApiResult<Auth> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::new(Code::Unauthorized, "A bearer token is required"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::Unauthorized,
+                "The Authorization header must be `Bearer <token>`",
+            )
+        })?;
+    let claims = state.keys.verify(token)?;
+    let scope = scope_of(&claims)?;
+    Ok(Auth { claims, scope })
+}
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}

@@ -1,0 +1,67 @@
+//! Every setting in one struct: defaults from `config/default.toml` (compiled in),
+//! then the file named by `REFUNDS_CONFIG`, then `REFUNDS_*` environment variables.
+
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// The development secret shipped in `config/default.toml`.
+pub const DEV_JWT_SECRET: &str = "refunds-development-secret";
+
+/// Settings of one service process; see `config/default.toml` for each one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub public_url: String,
+    pub workers: usize,
+    pub log_format: String,
+    pub log_level: String,
+    pub pool_size: u32,
+    pub pool_timeout_ms: u64,
+    pub sqlite_busy_timeout_ms: u64,
+    pub jwt_secret: String,
+    pub jwt_public_key_path: String,
+    pub jwt_leeway_seconds: u64,
+    pub page_size_default: u32,
+    pub page_size_max: u32,
+}
+
+impl Settings {
+    /// Loads the layered configuration of this process.
+    pub fn load() -> Result<Self, config::ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Ok(path) = std::env::var("REFUNDS_CONFIG") {
+            builder = builder.add_source(config::File::with_name(&path));
+        }
+        builder
+            .add_source(
+                config::Environment::with_prefix("REFUNDS")
+                    .prefix_separator("_")
+                    .try_parsing(true),
+            )
+            .set_override_option("database_url", std::env::var("DATABASE_URL").ok())?
+            .build()?
+            .try_deserialize()
+    }
+
+    /// The compiled-in defaults alone, ignoring the environment (tests start here).
+    pub fn defaults() -> Self {
+        config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .expect("config/default.toml is valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn defaults_parse() {
+        let s = super::Settings::defaults();
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!((s.page_size_default, s.page_size_max), (10, 25));
+    }
+}

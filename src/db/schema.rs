@@ -1,0 +1,131 @@
+//! Table definitions shared by both backends (portable SQL types only).
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        number -> Text,
+        currency_code -> Text,
+        customer_email -> Nullable<Text>,
+        customer_id -> Nullable<Text>,
+        market_id -> Nullable<Text>,
+        total_amount_cents -> BigInt,
+        shipping_amount_cents -> BigInt,
+        payment_status -> Text,
+        transactions_count -> Integer,
+        reference -> Nullable<Text>,
+        reference_origin -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    authorizations (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        order_id -> Text,
+        number -> Text,
+        currency_code -> Text,
+        amount_cents -> BigInt,
+        succeeded -> Bool,
+        payment_method_type -> Nullable<Text>,
+        message -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        error_detail -> Nullable<Text>,
+        token -> Nullable<Text>,
+        gateway_transaction_id -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        reference_origin -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    captures (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        order_id -> Text,
+        authorization_id -> Text,
+        number -> Text,
+        currency_code -> Text,
+        amount_cents -> BigInt,
+        refund_amount_cents -> BigInt,
+        refund_balance_cents -> BigInt,
+        succeeded -> Bool,
+        payment_method_type -> Nullable<Text>,
+        message -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        error_detail -> Nullable<Text>,
+        token -> Nullable<Text>,
+        gateway_transaction_id -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        reference_origin -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        order_id -> Text,
+        reference_capture_id -> Nullable<Text>,
+        authorization_id -> Nullable<Text>,
+        number -> Text,
+        key -> Text,
+        currency_code -> Text,
+        amount_cents -> BigInt,
+        succeeded -> Bool,
+        payment_method_type -> Nullable<Text>,
+        message -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        error_detail -> Nullable<Text>,
+        token -> Nullable<Text>,
+        gateway_transaction_id -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        reference_origin -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refund_captures (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        order_id -> Text,
+        refund_id -> Text,
+        capture_id -> Text,
+        currency_code -> Text,
+        amount_cents -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(authorizations -> orders (order_id));
+diesel::joinable!(captures -> orders (order_id));
+diesel::joinable!(captures -> authorizations (authorization_id));
+diesel::joinable!(refunds -> orders (order_id));
+diesel::joinable!(refund_captures -> refunds (refund_id));
+diesel::joinable!(refund_captures -> captures (capture_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    orders,
+    authorizations,
+    captures,
+    refunds,
+    refund_captures,
+);

@@ -1,0 +1,190 @@
+//! Response documents: resource objects, linkage, compound documents and pagination links.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use super::query::Page;
+use super::resource::ResourceDef;
+
+/// A resource as the engine passes it around, before rendering.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub def: &'static ResourceDef,
+    pub id: String,
+    pub attributes: Map<String, Value>,
+    /// Ids behind the to-one relationships (`None`: the relationship is empty).
+    pub to_one: Vec<(&'static str, Option<String>)>,
+    pub organization_id: String,
+    pub mode: String,
+}
+
+impl Record {
+    pub fn identifier(&self) -> Value {
+        json!({ "type": self.def.type_name, "id": self.id })
+    }
+
+    pub fn to_one(&self, rel: &str) -> Option<&str> {
+        self.to_one
+            .iter()
+            .find(|(name, _)| *name == rel)
+            .and_then(|(_, id)| id.as_deref())
+    }
+}
+
+/// A record with the linkage (`data`) of the relationships that were included.
+#[derive(Debug, Clone)]
+pub struct Linked {
+    pub record: Record,
+    pub linkage: BTreeMap<&'static str, Value>,
+}
+
+impl From<Record> for Linked {
+    fn from(record: Record) -> Self {
+        Self {
+            record,
+            linkage: BTreeMap::new(),
+        }
+    }
+}
+
+/// What every rendered document needs: the absolute base and the sparse fieldsets.
+pub struct Renderer<'a> {
+    /// Scheme, host and `/api`, e.g. `https://refunds.example.com/api`.
+    pub api_base: &'a str,
+    pub fields: &'a BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Renderer<'_> {
+    /// The URL of a resource.
+    pub fn self_url(&self, type_name: &str, id: &str) -> String {
+        format!("{}/{}/{}", self.api_base, type_name, id)
+    }
+
+    /// `links` of one relationship.
+    pub fn relationship_links(&self, type_name: &str, id: &str, rel: &str) -> Value {
+        let base = self.self_url(type_name, id);
+        json!({
+            "self": format!("{base}/relationships/{rel}"),
+            "related": format!("{base}/{rel}"),
+        })
+    }
+
+    /// The resource object, with sparse fieldsets applied.
+    pub fn resource(&self, linked: &Linked) -> Value {
+        let rec = &linked.record;
+        let def = rec.def;
+        let wanted = self.fields.get(def.type_name);
+        let shown = |name: &str| wanted.is_none_or(|set| set.contains(name));
+        let attributes: Map<String, Value> = rec
+            .attributes
+            .iter()
+            .filter(|(k, _)| shown(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut relationships = Map::new();
+        for rel in def.relationships.iter().filter(|r| shown(r.name)) {
+            let mut obj =
+                json!({ "links": self.relationship_links(def.type_name, &rec.id, rel.name) });
+            if let Some(data) = linked.linkage.get(rel.name) {
+                obj["data"] = data.clone();
+            }
+            relationships.insert(rel.name.to_owned(), obj);
+        }
+        let mut out = json!({
+            "id": rec.id,
+            "type": def.type_name,
+            "links": { "self": self.self_url(def.type_name, &rec.id) },
+        });
+        if !attributes.is_empty() {
+            out["attributes"] = Value::Object(attributes);
+        }
+        if !relationships.is_empty() {
+            out["relationships"] = Value::Object(relationships);
+        }
+        out["meta"] = json!({ "mode": rec.mode, "organization_id": rec.organization_id });
+        out
+    }
+
+    /// A document whose primary data is one resource (or null).
+    pub fn single(&self, primary: Option<&Linked>, included: &[Linked], self_link: &str) -> Value {
+        let mut doc = json!({
+            "data": primary.map(|p| self.resource(p)).unwrap_or(Value::Null),
+            "links": { "self": self_link },
+        });
+        self.add_included(&mut doc, included);
+        doc
+    }
+
+    /// A paginated collection document.
+    pub fn collection(
+        &self,
+        primary: &[Linked],
+        included: &[Linked],
+        pagination: &Pagination,
+    ) -> Value {
+        let mut doc = json!({
+            "data": primary.iter().map(|p| self.resource(p)).collect::<Vec<_>>(),
+            "meta": pagination.meta(),
+            "links": pagination.links(),
+        });
+        self.add_included(&mut doc, included);
+        doc
+    }
+
+    fn add_included(&self, doc: &mut Value, included: &[Linked]) {
+        if !included.is_empty() {
+            doc["included"] = included.iter().map(|i| self.resource(i)).collect();
+        }
+    }
+}
+
+/// Counts and links of one page of a collection.
+pub struct Pagination<'a> {
+    pub url: &'a str,
+    pub pairs: &'a [(String, String)],
+    pub page: Page,
+    pub record_count: i64,
+}
+
+impl Pagination<'_> {
+    pub fn page_count(&self) -> i64 {
+        let size = i64::from(self.page.size);
+        (self.record_count + size - 1) / size
+    }
+
+    pub fn meta(&self) -> Value {
+        json!({ "record_count": self.record_count, "page_count": self.page_count() })
+    }
+
+    /// `first`, `prev` (not on page 1), `next` (not on the last page) and `last`,
+    /// repeating the request's other parameters.
+    pub fn links(&self) -> Value {
+        let number = i64::from(self.page.number);
+        let last = self.page_count().max(1);
+        let mut links = Map::new();
+        links.insert("first".into(), json!(self.link(1)));
+        if number > 1 {
+            links.insert("prev".into(), json!(self.link(number.min(last + 1) - 1)));
+        }
+        if number < last {
+            links.insert("next".into(), json!(self.link(number + 1)));
+        }
+        links.insert("last".into(), json!(self.link(last)));
+        Value::Object(links)
+    }
+
+    fn link(&self, number: i64) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k != "page[number]" && k != "page[size]")
+        {
+            query.append_pair(k, v);
+        }
+        query.append_pair("page[number]", &number.to_string());
+        query.append_pair("page[size]", &self.page.size.to_string());
+        format!("{}?{}", self.url, query.finish())
+    }
+}

@@ -1,0 +1,14 @@
+//! The JSON:API engine, written once for every resource: query parsing, filter grammar,
+//! documents, and content negotiation.
+
+pub mod document;
+pub mod filter;
+pub mod negotiation;
+pub mod query;
+pub mod resource;
+
+/// The JSON:API media type.
+pub const MEDIA_TYPE: &str = "application/vnd.api+json";
+
+/// Finds the description of a resource type by its name.
+pub type Lookup = fn(&str) -> Option<&'static resource::ResourceDef>;

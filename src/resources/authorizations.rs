@@ -1,0 +1,178 @@
+//! `authorizations`: payments authorized on an order, which captures draw on.
+
+use diesel::prelude::*;
+use serde_json::{json, Map};
+
+use super::sql::{self, json_contains, text, typed, Cond};
+use super::{metadata, time, Resource};
+use crate::db::schema::{authorizations, captures, orders as orders_t};
+use crate::db::{Backend, MultiBackend};
+use crate::error::ApiResult;
+use crate::jsonapi::document::Record;
+use crate::jsonapi::filter::Target;
+use crate::jsonapi::query::SortKey;
+use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+
+pub static DEF: ResourceDef = ResourceDef {
+    type_name: "authorizations",
+    attributes: &[
+        AttrDef::new("number", Text, true, true),
+        AttrDef::new("currency_code", Text, true, false),
+        AttrDef::new("amount_cents", Int, true, true),
+        AttrDef::shown("amount_float"),
+        AttrDef::shown("formatted_amount"),
+        AttrDef::new("succeeded", Bool, true, false),
+        AttrDef::new("payment_method_type", Text, true, false),
+        AttrDef::new("message", Text, true, false),
+        AttrDef::new("error_code", Text, true, false),
+        AttrDef::new("error_detail", Text, true, false),
+        AttrDef::new("token", Text, true, false),
+        AttrDef::new("gateway_transaction_id", Text, true, false),
+        AttrDef::new("created_at", Time, true, true),
+        AttrDef::new("updated_at", Time, true, true),
+        AttrDef::new("reference", Text, true, true),
+        AttrDef::new("reference_origin", Text, true, true),
+        AttrDef::new("metadata", Json, true, false),
+        AttrDef::hidden("order_id", Text),
+    ],
+    relationships: &[
+        RelDef::one("order", "orders"),
+        RelDef::many("captures", "captures", "authorization_id"),
+    ],
+    default_sort: "-created_at",
+};
+
+/// A row of `authorizations`, in column order.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = authorizations)]
+pub struct Row {
+    pub id: String,
+    pub organization_id: String,
+    pub mode: String,
+    pub order_id: String,
+    pub number: String,
+    pub currency_code: String,
+    pub amount_cents: i64,
+    pub succeeded: bool,
+    pub payment_method_type: Option<String>,
+    pub message: Option<String>,
+    pub error_code: Option<String>,
+    pub error_detail: Option<String>,
+    pub token: Option<String>,
+    pub gateway_transaction_id: Option<String>,
+    pub reference: Option<String>,
+    pub reference_origin: Option<String>,
+    pub metadata: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+pub fn view(r: Row) -> Record {
+    let mut a = Map::new();
+    a.insert("number".into(), json!(r.number));
+    a.insert("currency_code".into(), json!(r.currency_code));
+    crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
+    a.insert("succeeded".into(), json!(r.succeeded));
+    a.insert("payment_method_type".into(), json!(r.payment_method_type));
+    a.insert("message".into(), json!(r.message));
+    a.insert("error_code".into(), json!(r.error_code));
+    a.insert("error_detail".into(), json!(r.error_detail));
+    a.insert("token".into(), json!(r.token));
+    a.insert(
+        "gateway_transaction_id".into(),
+        json!(r.gateway_transaction_id),
+    );
+    a.insert("created_at".into(), time(&r.created_at));
+    a.insert("updated_at".into(), time(&r.updated_at));
+    a.insert("reference".into(), json!(r.reference));
+    a.insert("reference_origin".into(), json!(r.reference_origin));
+    a.insert("metadata".into(), metadata(&r.metadata));
+    Record {
+        def: &DEF,
+        id: r.id,
+        attributes: a,
+        to_one: vec![("order", Some(r.order_id))],
+        organization_id: r.organization_id,
+        mode: r.mode,
+    }
+}
+
+/// The SQL condition of one filter target on `authorizations`.
+pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<authorizations::table>> {
+    use authorizations as a;
+    if let Some(rel) = t.path.first() {
+        let inner = t.inner();
+        return Ok(match rel.name {
+            "order" => Box::new(
+                sql::in_query(
+                    a::order_id,
+                    orders_t::table
+                        .select(orders_t::id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::orders::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "captures" => Box::new(
+                sql::in_query(
+                    a::id,
+                    captures::table
+                        .select(captures::authorization_id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::captures::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            _ => return Err(sql::unsupported(t)),
+        });
+    }
+    Ok(match t.attr.name {
+        "id" => text!(a::id, t),
+        "number" => text!(a::number, t),
+        "currency_code" => text!(a::currency_code, t),
+        "amount_cents" => typed!(a::amount_cents, t, Int),
+        "succeeded" => typed!(a::succeeded, t, Bool),
+        "payment_method_type" => text!(a::payment_method_type, t),
+        "message" => text!(a::message, t),
+        "error_code" => text!(a::error_code, t),
+        "error_detail" => text!(a::error_detail, t),
+        "token" => text!(a::token, t),
+        "gateway_transaction_id" => text!(a::gateway_transaction_id, t),
+        "created_at" => typed!(a::created_at, t, Time),
+        "updated_at" => typed!(a::updated_at, t, Time),
+        "reference" => text!(a::reference, t),
+        "reference_origin" => text!(a::reference_origin, t),
+        "metadata" => json_contains!("authorizations", t, backend),
+        "order_id" => text!(a::order_id, t),
+        _ => return Err(sql::unsupported(t)),
+    })
+}
+
+super::child_scope!(authorizations);
+
+type Query = authorizations::BoxedQuery<'static, MultiBackend>;
+
+fn sort(q: Query, key: &SortKey, backend: Backend) -> Query {
+    use super::order_by;
+    match key.attr.name {
+        "number" => order_by!(q, authorizations::number, key),
+        "amount_cents" => order_by!(q, authorizations::amount_cents, key),
+        "created_at" => order_by!(q, authorizations::created_at, key),
+        "updated_at" => order_by!(q, authorizations::updated_at, key),
+        "reference" => order_by!(q, authorizations::reference, key, backend, nullable),
+        "reference_origin" => {
+            order_by!(q, authorizations::reference_origin, key, backend, nullable)
+        }
+        _ => q,
+    }
+}
+
+pub struct Authorizations;
+
+impl Resource for Authorizations {
+    fn def(&self) -> &'static ResourceDef {
+        &DEF
+    }
+
+    super::list_impl!(authorizations, Row, view, cond, sort, scope);
+}

@@ -1,0 +1,210 @@
+//! `captures`: captured payments, the money a refund can give back.
+
+use diesel::prelude::*;
+use serde_json::{json, Map};
+
+use super::sql::{self, json_contains, text, typed, Cond};
+use super::{metadata, time, Resource};
+use crate::db::schema::{authorizations, captures, orders as orders_t, refund_captures};
+use crate::db::{Backend, MultiBackend};
+use crate::error::ApiResult;
+use crate::jsonapi::document::Record;
+use crate::jsonapi::filter::Target;
+use crate::jsonapi::query::SortKey;
+use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+
+pub static DEF: ResourceDef = ResourceDef {
+    type_name: "captures",
+    attributes: &[
+        AttrDef::new("number", Text, true, true),
+        AttrDef::new("currency_code", Text, true, false),
+        AttrDef::new("amount_cents", Int, true, true),
+        AttrDef::shown("amount_float"),
+        AttrDef::shown("formatted_amount"),
+        AttrDef::new("refund_amount_cents", Int, true, true),
+        AttrDef::shown("refund_amount_float"),
+        AttrDef::shown("formatted_refund_amount"),
+        AttrDef::new("refund_balance_cents", Int, true, true),
+        AttrDef::shown("refund_balance_float"),
+        AttrDef::shown("formatted_refund_balance"),
+        AttrDef::new("succeeded", Bool, true, false),
+        AttrDef::new("payment_method_type", Text, true, false),
+        AttrDef::new("message", Text, true, false),
+        AttrDef::new("error_code", Text, true, false),
+        AttrDef::new("error_detail", Text, true, false),
+        AttrDef::new("token", Text, true, false),
+        AttrDef::new("gateway_transaction_id", Text, true, false),
+        AttrDef::new("created_at", Time, true, true),
+        AttrDef::new("updated_at", Time, true, true),
+        AttrDef::new("reference", Text, true, true),
+        AttrDef::new("reference_origin", Text, true, true),
+        AttrDef::new("metadata", Json, true, false),
+        AttrDef::hidden("order_id", Text),
+        AttrDef::hidden("authorization_id", Text),
+    ],
+    relationships: &[
+        RelDef::one("order", "orders"),
+        RelDef::one("authorization", "authorizations"),
+        RelDef::many("refunds", "refunds", "capture_id"),
+    ],
+    default_sort: "-created_at",
+};
+
+/// A row of `captures`, in column order.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = captures)]
+pub struct Row {
+    pub id: String,
+    pub organization_id: String,
+    pub mode: String,
+    pub order_id: String,
+    pub authorization_id: String,
+    pub number: String,
+    pub currency_code: String,
+    pub amount_cents: i64,
+    pub refund_amount_cents: i64,
+    pub refund_balance_cents: i64,
+    pub succeeded: bool,
+    pub payment_method_type: Option<String>,
+    pub message: Option<String>,
+    pub error_code: Option<String>,
+    pub error_detail: Option<String>,
+    pub token: Option<String>,
+    pub gateway_transaction_id: Option<String>,
+    pub reference: Option<String>,
+    pub reference_origin: Option<String>,
+    pub metadata: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+pub fn view(r: Row) -> Record {
+    let mut a = Map::new();
+    let cur = r.currency_code.as_str();
+    a.insert("number".into(), json!(r.number));
+    a.insert("currency_code".into(), json!(cur));
+    crate::money::insert(&mut a, "amount", r.amount_cents, cur);
+    crate::money::insert(&mut a, "refund_amount", r.refund_amount_cents, cur);
+    crate::money::insert(&mut a, "refund_balance", r.refund_balance_cents, cur);
+    a.insert("succeeded".into(), json!(r.succeeded));
+    a.insert("payment_method_type".into(), json!(r.payment_method_type));
+    a.insert("message".into(), json!(r.message));
+    a.insert("error_code".into(), json!(r.error_code));
+    a.insert("error_detail".into(), json!(r.error_detail));
+    a.insert("token".into(), json!(r.token));
+    a.insert(
+        "gateway_transaction_id".into(),
+        json!(r.gateway_transaction_id),
+    );
+    a.insert("created_at".into(), time(&r.created_at));
+    a.insert("updated_at".into(), time(&r.updated_at));
+    a.insert("reference".into(), json!(r.reference));
+    a.insert("reference_origin".into(), json!(r.reference_origin));
+    a.insert("metadata".into(), metadata(&r.metadata));
+    Record {
+        def: &DEF,
+        id: r.id,
+        attributes: a,
+        to_one: vec![
+            ("order", Some(r.order_id)),
+            ("authorization", Some(r.authorization_id)),
+        ],
+        organization_id: r.organization_id,
+        mode: r.mode,
+    }
+}
+
+/// The SQL condition of one filter target on `captures`.
+pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<captures::table>> {
+    use captures as c;
+    if let Some(rel) = t.path.first() {
+        let inner = t.inner();
+        return Ok(match rel.name {
+            "order" => Box::new(
+                sql::in_query(
+                    c::order_id,
+                    orders_t::table
+                        .select(orders_t::id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::orders::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "authorization" => Box::new(
+                sql::in_query(
+                    c::authorization_id,
+                    authorizations::table
+                        .select(authorizations::id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::authorizations::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "refunds" => {
+                use crate::db::schema::refunds;
+                let refunds = refunds::table
+                    .select(refunds::id)
+                    .into_boxed::<MultiBackend>()
+                    .filter(super::refunds::cond(&inner, backend)?);
+                let links = refund_captures::table
+                    .select(refund_captures::capture_id)
+                    .into_boxed::<MultiBackend>()
+                    .filter(sql::in_query(refund_captures::refund_id, refunds));
+                Box::new(sql::in_query(c::id, links).nullable())
+            }
+            _ => return Err(sql::unsupported(t)),
+        });
+    }
+    Ok(match t.attr.name {
+        "id" => text!(c::id, t),
+        "number" => text!(c::number, t),
+        "currency_code" => text!(c::currency_code, t),
+        "amount_cents" => typed!(c::amount_cents, t, Int),
+        "refund_amount_cents" => typed!(c::refund_amount_cents, t, Int),
+        "refund_balance_cents" => typed!(c::refund_balance_cents, t, Int),
+        "succeeded" => typed!(c::succeeded, t, Bool),
+        "payment_method_type" => text!(c::payment_method_type, t),
+        "message" => text!(c::message, t),
+        "error_code" => text!(c::error_code, t),
+        "error_detail" => text!(c::error_detail, t),
+        "token" => text!(c::token, t),
+        "gateway_transaction_id" => text!(c::gateway_transaction_id, t),
+        "created_at" => typed!(c::created_at, t, Time),
+        "updated_at" => typed!(c::updated_at, t, Time),
+        "reference" => text!(c::reference, t),
+        "reference_origin" => text!(c::reference_origin, t),
+        "metadata" => json_contains!("captures", t, backend),
+        "order_id" => text!(c::order_id, t),
+        "authorization_id" => text!(c::authorization_id, t),
+        _ => return Err(sql::unsupported(t)),
+    })
+}
+
+super::child_scope!(captures);
+
+type Query = captures::BoxedQuery<'static, MultiBackend>;
+
+fn sort(q: Query, key: &SortKey, backend: Backend) -> Query {
+    use super::order_by;
+    match key.attr.name {
+        "number" => order_by!(q, captures::number, key),
+        "amount_cents" => order_by!(q, captures::amount_cents, key),
+        "refund_amount_cents" => order_by!(q, captures::refund_amount_cents, key),
+        "refund_balance_cents" => order_by!(q, captures::refund_balance_cents, key),
+        "created_at" => order_by!(q, captures::created_at, key),
+        "updated_at" => order_by!(q, captures::updated_at, key),
+        "reference" => order_by!(q, captures::reference, key, backend, nullable),
+        "reference_origin" => order_by!(q, captures::reference_origin, key, backend, nullable),
+        _ => q,
+    }
+}
+
+pub struct Captures;
+
+impl Resource for Captures {
+    fn def(&self) -> &'static ResourceDef {
+        &DEF
+    }
+
+    super::list_impl!(captures, Row, view, cond, sort, scope);
+}

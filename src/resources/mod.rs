@@ -1,0 +1,206 @@
+//! The resources this service serves, described once each for the JSON:API engine.
+
+pub mod authorizations;
+pub mod captures;
+pub mod includes;
+pub mod orders;
+pub mod refund_captures;
+pub mod refunds;
+pub mod routes;
+pub mod sql;
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use crate::auth::Scope;
+use crate::db::DbConnection;
+use crate::error::ApiResult;
+use crate::jsonapi::document::Record;
+use crate::jsonapi::filter::{Combine, Condition, Op, Target, Values};
+use crate::jsonapi::query::SortKey;
+use crate::jsonapi::resource::{ResourceDef, ID};
+
+/// What a collection query asks of one resource type.
+pub struct ListQuery<'a> {
+    pub scope: &'a Scope,
+    pub filters: &'a [Condition],
+    pub sort: &'a [SortKey],
+    /// `None`: every matching record (included resources).
+    pub page: Option<crate::jsonapi::query::Page>,
+    pub count: bool,
+}
+
+/// One resource type's storage, behind the generic engine.
+pub trait Resource: Sync {
+    fn def(&self) -> &'static ResourceDef;
+
+    /// Matching records in order, and their total count when asked.
+    fn list(&self, conn: &mut DbConnection, q: &ListQuery)
+        -> ApiResult<(Vec<Record>, Option<i64>)>;
+
+    /// The visible records among `ids`.
+    fn find(
+        &self,
+        conn: &mut DbConnection,
+        scope: &Scope,
+        ids: Vec<String>,
+    ) -> ApiResult<Vec<Record>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = field_in(self.def(), "id", ids);
+        let (records, _) = self.list(
+            conn,
+            &ListQuery {
+                scope,
+                filters: &[filter],
+                sort: &[],
+                page: None,
+                count: false,
+            },
+        )?;
+        Ok(records)
+    }
+}
+
+static RESOURCES: &[&dyn Resource] = &[
+    &refunds::Refunds,
+    &orders::Orders,
+    &authorizations::Authorizations,
+    &captures::Captures,
+    &refund_captures::RefundCaptures,
+];
+
+/// The resource type served under `/api/<type_name>`.
+pub fn resource(type_name: &str) -> Option<&'static dyn Resource> {
+    RESOURCES
+        .iter()
+        .copied()
+        .find(|r| r.def().type_name == type_name)
+}
+
+/// The description of a resource type (the engine's [`crate::jsonapi::Lookup`]).
+pub fn lookup(type_name: &str) -> Option<&'static ResourceDef> {
+    resource(type_name).map(|r| r.def())
+}
+
+/// A condition `<field> IN ids`, built by the server rather than parsed.
+pub fn field_in(def: &'static ResourceDef, field: &str, ids: Vec<String>) -> Condition {
+    Condition {
+        parameter: String::new(),
+        alternatives: vec![Target {
+            path: vec![],
+            attr: def.attr(field).unwrap_or(&ID),
+            op: Op::In,
+            combine: Combine::One,
+            values: Values::Text(ids),
+        }],
+    }
+}
+
+/// Timestamps are rendered in UTC with milliseconds and `Z`.
+pub fn time(t: &NaiveDateTime) -> Value {
+    Value::String(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+/// Stored metadata text as a JSON value (`{}` if unreadable, which writes prevent).
+pub fn metadata(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::Object(Default::default()))
+}
+
+/// Implements [`Resource::list`] for a table: scope, filters, sort, `id` tie-breaker, page, count.
+macro_rules! list_impl {
+    ($table:ident, $row:ty, $view:path, $cond:path, $sort:path, $scope:path) => {
+        fn list(
+            &self,
+            conn: &mut $crate::db::DbConnection,
+            q: &$crate::resources::ListQuery,
+        ) -> $crate::error::ApiResult<(Vec<$crate::jsonapi::document::Record>, Option<i64>)> {
+            use diesel::prelude::*;
+            let backend = conn.backend();
+            let base = || -> $crate::error::ApiResult<_> {
+                let mut query = $table::table
+                    .into_boxed::<$crate::db::MultiBackend>()
+                    .filter($scope(q.scope));
+                for c in q.filters {
+                    query = query.filter($crate::resources::sql::condition(c, backend, $cond)?);
+                }
+                Ok(query)
+            };
+            let count = if q.count {
+                Some(base()?.count().get_result::<i64>(conn)?)
+            } else {
+                None
+            };
+            let mut query = base()?;
+            for key in q.sort {
+                query = $sort(query, key, backend);
+            }
+            // `id` is unique, so equal sort keys still give stable pages.
+            query = query.then_order_by($table::id.asc());
+            if let Some(page) = q.page {
+                query = query.limit(i64::from(page.size)).offset(page.offset());
+            }
+            let rows = query.load::<$row>(conn)?;
+            Ok((rows.into_iter().map($view).collect(), count))
+        }
+    };
+}
+
+/// Adds one sort key to a boxed query; nullable columns sort NULLs last ascending and
+/// first descending on both backends (PostgreSQL's default, emulated on SQLite).
+macro_rules! order_by {
+    ($query:expr, $col:expr, $key:expr) => {{
+        use diesel::prelude::*;
+        if $key.desc {
+            $query.then_order_by($col.desc())
+        } else {
+            $query.then_order_by($col.asc())
+        }
+    }};
+    ($query:expr, $col:expr, $key:expr, $backend:expr, nullable) => {{
+        use diesel::prelude::*;
+        let q = if $backend == $crate::db::Backend::Sqlite {
+            if $key.desc {
+                $query.then_order_by($col.is_null().desc())
+            } else {
+                $query.then_order_by($col.is_null().asc())
+            }
+        } else {
+            $query
+        };
+        $crate::resources::order_by!(q, $col, $key)
+    }};
+}
+
+/// `pub fn scope`: the tenant's rows of a table with `order_id`, narrowed to the visible
+/// orders when the token is limited to a customer or markets.
+macro_rules! child_scope {
+    ($table:ident) => {
+        pub fn scope(scope: &$crate::auth::Scope) -> $crate::resources::sql::Cond<$table::table> {
+            use diesel::prelude::*;
+            use $crate::db::schema::orders as orders_t;
+            let tenant = $table::organization_id
+                .eq(scope.organization_id.clone())
+                .and($table::mode.eq(scope.mode))
+                .nullable();
+            match $crate::resources::orders::restriction(scope) {
+                None => Box::new(tenant),
+                Some(visible) => Box::new(
+                    tenant.and(
+                        $crate::resources::sql::in_query(
+                            $table::order_id,
+                            orders_t::table
+                                .select(orders_t::id)
+                                .into_boxed::<crate::db::MultiBackend>()
+                                .filter(visible),
+                        )
+                        .nullable(),
+                    ),
+                ),
+            }
+        }
+    };
+}
+
+pub(crate) use {child_scope, list_impl, order_by};

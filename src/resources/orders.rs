@@ -1,0 +1,219 @@
+//! `orders`: the service's copy of the orders refunds belong to.
+
+use diesel::prelude::*;
+use serde_json::{json, Map};
+
+use super::sql::{self, json_contains, text, typed, Cond};
+use super::{metadata, time, Resource};
+use crate::auth::Scope;
+use crate::db::schema::{authorizations, captures, orders, refunds};
+use crate::db::{Backend, MultiBackend};
+use crate::error::ApiResult;
+use crate::jsonapi::document::Record;
+use crate::jsonapi::filter::Target;
+use crate::jsonapi::query::SortKey;
+use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+
+pub static DEF: ResourceDef = ResourceDef {
+    type_name: "orders",
+    attributes: &[
+        AttrDef::new("number", Text, true, true),
+        AttrDef::new("currency_code", Text, true, false),
+        AttrDef::new("customer_email", Text, true, true),
+        AttrDef::new("customer_id", Text, true, false),
+        AttrDef::new("market_id", Text, true, false),
+        AttrDef::new("total_amount_cents", Int, true, true),
+        AttrDef::shown("total_amount_float"),
+        AttrDef::shown("formatted_total_amount"),
+        AttrDef::new("shipping_amount_cents", Int, true, true),
+        AttrDef::shown("shipping_amount_float"),
+        AttrDef::shown("formatted_shipping_amount"),
+        AttrDef::new("payment_status", Text, true, true),
+        AttrDef::new("created_at", Time, true, true),
+        AttrDef::new("updated_at", Time, true, true),
+        AttrDef::new("reference", Text, true, true),
+        AttrDef::new("reference_origin", Text, true, true),
+        AttrDef::new("metadata", Json, true, false),
+    ],
+    relationships: &[
+        RelDef::many("authorizations", "authorizations", "order_id"),
+        RelDef::many("captures", "captures", "order_id"),
+        RelDef::many("refunds", "refunds", "order_id"),
+    ],
+    default_sort: "-created_at",
+};
+
+/// A row of `orders`, in column order.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = orders)]
+pub struct Row {
+    pub id: String,
+    pub organization_id: String,
+    pub mode: String,
+    pub number: String,
+    pub currency_code: String,
+    pub customer_email: Option<String>,
+    pub customer_id: Option<String>,
+    pub market_id: Option<String>,
+    pub total_amount_cents: i64,
+    pub shipping_amount_cents: i64,
+    pub payment_status: String,
+    pub transactions_count: i32,
+    pub reference: Option<String>,
+    pub reference_origin: Option<String>,
+    pub metadata: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+pub fn view(r: Row) -> Record {
+    let mut a = Map::new();
+    a.insert("number".into(), json!(r.number));
+    a.insert("currency_code".into(), json!(r.currency_code));
+    a.insert("customer_email".into(), json!(r.customer_email));
+    a.insert("customer_id".into(), json!(r.customer_id));
+    a.insert("market_id".into(), json!(r.market_id));
+    crate::money::insert(
+        &mut a,
+        "total_amount",
+        r.total_amount_cents,
+        &r.currency_code,
+    );
+    crate::money::insert(
+        &mut a,
+        "shipping_amount",
+        r.shipping_amount_cents,
+        &r.currency_code,
+    );
+    a.insert("payment_status".into(), json!(r.payment_status));
+    a.insert("created_at".into(), time(&r.created_at));
+    a.insert("updated_at".into(), time(&r.updated_at));
+    a.insert("reference".into(), json!(r.reference));
+    a.insert("reference_origin".into(), json!(r.reference_origin));
+    a.insert("metadata".into(), metadata(&r.metadata));
+    Record {
+        def: &DEF,
+        id: r.id,
+        attributes: a,
+        to_one: vec![],
+        organization_id: r.organization_id,
+        mode: r.mode,
+    }
+}
+
+/// The SQL condition of one filter target on `orders`.
+pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<orders::table>> {
+    use orders as o;
+    if let Some(rel) = t.path.first() {
+        let inner = t.inner();
+        return Ok(match rel.name {
+            "authorizations" => Box::new(
+                sql::in_query(
+                    o::id,
+                    authorizations::table
+                        .select(authorizations::order_id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::authorizations::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "captures" => Box::new(
+                sql::in_query(
+                    o::id,
+                    captures::table
+                        .select(captures::order_id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::captures::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "refunds" => Box::new(
+                sql::in_query(
+                    o::id,
+                    refunds::table
+                        .select(refunds::order_id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::refunds::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            _ => return Err(sql::unsupported(t)),
+        });
+    }
+    Ok(match t.attr.name {
+        "id" => text!(o::id, t),
+        "number" => text!(o::number, t),
+        "currency_code" => text!(o::currency_code, t),
+        "customer_email" => text!(o::customer_email, t),
+        "customer_id" => text!(o::customer_id, t),
+        "market_id" => text!(o::market_id, t),
+        "total_amount_cents" => typed!(o::total_amount_cents, t, Int),
+        "shipping_amount_cents" => typed!(o::shipping_amount_cents, t, Int),
+        "payment_status" => text!(o::payment_status, t),
+        "created_at" => typed!(o::created_at, t, Time),
+        "updated_at" => typed!(o::updated_at, t, Time),
+        "reference" => text!(o::reference, t),
+        "reference_origin" => text!(o::reference_origin, t),
+        "metadata" => json_contains!("orders", t, backend),
+        _ => return Err(sql::unsupported(t)),
+    })
+}
+
+/// The orders a customer- or market-limited token may see (`None`: no limit beyond the tenant).
+pub fn restriction(scope: &Scope) -> Option<Cond<orders::table>> {
+    if scope.customer_id.is_none() && scope.market_ids.is_none() {
+        return None;
+    }
+    let mut c: Cond<orders::table> = Box::new(
+        orders::organization_id
+            .eq(scope.organization_id.clone())
+            .and(orders::mode.eq(scope.mode))
+            .nullable(),
+    );
+    if let Some(customer) = &scope.customer_id {
+        c = Box::new(c.and(orders::customer_id.eq(customer.clone())));
+    }
+    if let Some(markets) = &scope.market_ids {
+        c = Box::new(c.and(orders::market_id.eq_any(markets.clone())));
+    }
+    Some(c)
+}
+
+pub fn scope(scope: &Scope) -> Cond<orders::table> {
+    restriction(scope).unwrap_or_else(|| {
+        Box::new(
+            orders::organization_id
+                .eq(scope.organization_id.clone())
+                .and(orders::mode.eq(scope.mode))
+                .nullable(),
+        )
+    })
+}
+
+type Query = orders::BoxedQuery<'static, MultiBackend>;
+
+fn sort(q: Query, key: &SortKey, backend: Backend) -> Query {
+    use super::order_by;
+    match key.attr.name {
+        "number" => order_by!(q, orders::number, key),
+        "customer_email" => order_by!(q, orders::customer_email, key, backend, nullable),
+        "total_amount_cents" => order_by!(q, orders::total_amount_cents, key),
+        "shipping_amount_cents" => order_by!(q, orders::shipping_amount_cents, key),
+        "payment_status" => order_by!(q, orders::payment_status, key),
+        "created_at" => order_by!(q, orders::created_at, key),
+        "updated_at" => order_by!(q, orders::updated_at, key),
+        "reference" => order_by!(q, orders::reference, key, backend, nullable),
+        "reference_origin" => order_by!(q, orders::reference_origin, key, backend, nullable),
+        _ => q,
+    }
+}
+
+pub struct Orders;
+
+impl Resource for Orders {
+    fn def(&self) -> &'static ResourceDef {
+        &DEF
+    }
+
+    super::list_impl!(orders, Row, view, cond, sort, scope);
+}

@@ -1,0 +1,135 @@
+//! `refund_captures`: how a refund's amount was split over the captures it drew on.
+
+use diesel::prelude::*;
+use serde_json::{json, Map};
+
+use super::sql::{self, text, typed, Cond};
+use super::{time, Resource};
+use crate::db::schema::{captures, refund_captures, refunds};
+use crate::db::{Backend, MultiBackend};
+use crate::error::ApiResult;
+use crate::jsonapi::document::Record;
+use crate::jsonapi::filter::Target;
+use crate::jsonapi::query::SortKey;
+use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+
+pub static DEF: ResourceDef = ResourceDef {
+    type_name: "refund_captures",
+    attributes: &[
+        AttrDef::new("currency_code", Text, true, false),
+        AttrDef::new("amount_cents", Int, true, true),
+        AttrDef::shown("amount_float"),
+        AttrDef::shown("formatted_amount"),
+        AttrDef::new("created_at", Time, true, true),
+        AttrDef::new("updated_at", Time, true, true),
+        AttrDef::hidden("refund_id", Text),
+        AttrDef::hidden("capture_id", Text),
+        AttrDef::hidden("order_id", Text),
+    ],
+    relationships: &[
+        RelDef::one("refund", "refunds"),
+        RelDef::one("capture", "captures"),
+    ],
+    default_sort: "-created_at",
+};
+
+/// A row of `refund_captures`, in column order.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = refund_captures)]
+pub struct Row {
+    pub id: String,
+    pub organization_id: String,
+    pub mode: String,
+    pub order_id: String,
+    pub refund_id: String,
+    pub capture_id: String,
+    pub currency_code: String,
+    pub amount_cents: i64,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+pub fn view(r: Row) -> Record {
+    let mut a = Map::new();
+    a.insert("currency_code".into(), json!(r.currency_code));
+    crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
+    a.insert("created_at".into(), time(&r.created_at));
+    a.insert("updated_at".into(), time(&r.updated_at));
+    Record {
+        def: &DEF,
+        id: r.id,
+        attributes: a,
+        to_one: vec![
+            ("refund", Some(r.refund_id)),
+            ("capture", Some(r.capture_id)),
+        ],
+        organization_id: r.organization_id,
+        mode: r.mode,
+    }
+}
+
+/// The SQL condition of one filter target on `refund_captures`.
+pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<refund_captures::table>> {
+    use refund_captures as rc;
+    if let Some(rel) = t.path.first() {
+        let inner = t.inner();
+        return Ok(match rel.name {
+            "refund" => Box::new(
+                sql::in_query(
+                    rc::refund_id,
+                    refunds::table
+                        .select(refunds::id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::refunds::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "capture" => Box::new(
+                sql::in_query(
+                    rc::capture_id,
+                    captures::table
+                        .select(captures::id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::captures::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            _ => return Err(sql::unsupported(t)),
+        });
+    }
+    Ok(match t.attr.name {
+        "id" => text!(rc::id, t),
+        "currency_code" => text!(rc::currency_code, t),
+        "amount_cents" => typed!(rc::amount_cents, t, Int),
+        "created_at" => typed!(rc::created_at, t, Time),
+        "updated_at" => typed!(rc::updated_at, t, Time),
+        "refund_id" => text!(rc::refund_id, t),
+        "capture_id" => text!(rc::capture_id, t),
+        "order_id" => text!(rc::order_id, t),
+        _ => return Err(sql::unsupported(t)),
+    })
+}
+
+super::child_scope!(refund_captures);
+
+type Query = refund_captures::BoxedQuery<'static, MultiBackend>;
+
+fn sort(q: Query, key: &SortKey, _backend: Backend) -> Query {
+    use super::order_by;
+    match key.attr.name {
+        "amount_cents" => order_by!(q, refund_captures::amount_cents, key),
+        "created_at" => order_by!(q, refund_captures::created_at, key),
+        "updated_at" => order_by!(q, refund_captures::updated_at, key),
+        _ => q,
+    }
+}
+
+pub struct RefundCaptures;
+
+impl Resource for RefundCaptures {
+    fn def(&self) -> &'static ResourceDef {
+        &DEF
+    }
+
+    super::list_impl!(refund_captures, Row, view, cond, sort, scope);
+}

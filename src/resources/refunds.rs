@@ -1,0 +1,226 @@
+//! `refunds`: the resource description, its row, filters, sort and view.
+
+use diesel::prelude::*;
+use serde_json::{json, Map};
+
+use super::sql::{self, json_contains, text, typed, Cond};
+use super::{metadata, orders, time, Resource};
+use crate::db::schema::{authorizations, captures, orders as orders_t, refund_captures, refunds};
+use crate::db::{Backend, MultiBackend};
+use crate::error::ApiResult;
+use crate::jsonapi::document::Record;
+use crate::jsonapi::filter::Target;
+use crate::jsonapi::query::SortKey;
+use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+
+pub static DEF: ResourceDef = ResourceDef {
+    type_name: "refunds",
+    attributes: &[
+        AttrDef::new("number", Text, true, true),
+        AttrDef::new("key", Text, true, true),
+        AttrDef::new("currency_code", Text, true, false),
+        AttrDef::new("amount_cents", Int, true, true),
+        AttrDef::shown("amount_float"),
+        AttrDef::shown("formatted_amount"),
+        AttrDef::new("succeeded", Bool, true, false),
+        AttrDef::new("message", Text, true, false),
+        AttrDef::new("error_code", Text, true, false),
+        AttrDef::new("error_detail", Text, true, false),
+        AttrDef::new("token", Text, true, false),
+        AttrDef::new("gateway_transaction_id", Text, true, false),
+        AttrDef::shown("payment_method_type"),
+        AttrDef::new("created_at", Time, true, true),
+        AttrDef::new("updated_at", Time, true, true),
+        AttrDef::new("reference", Text, true, true),
+        AttrDef::new("reference_origin", Text, true, true),
+        AttrDef::new("metadata", Json, true, false),
+        AttrDef::hidden("order_id", Text),
+        AttrDef::hidden("reference_capture_id", Text),
+        AttrDef::hidden("authorization_id", Text),
+        AttrDef::hidden("capture_id", Text),
+    ],
+    relationships: &[
+        RelDef::one("order", "orders"),
+        RelDef::one("reference_capture", "captures"),
+        RelDef::one("authorization", "authorizations"),
+        RelDef::many("refund_captures", "refund_captures", "refund_id"),
+    ],
+    default_sort: "-created_at",
+};
+
+/// A row of `refunds`, in column order.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = refunds)]
+pub struct Row {
+    pub id: String,
+    pub organization_id: String,
+    pub mode: String,
+    pub order_id: String,
+    pub reference_capture_id: Option<String>,
+    pub authorization_id: Option<String>,
+    pub number: String,
+    pub key: String,
+    pub currency_code: String,
+    pub amount_cents: i64,
+    pub succeeded: bool,
+    pub payment_method_type: Option<String>,
+    pub message: Option<String>,
+    pub error_code: Option<String>,
+    pub error_detail: Option<String>,
+    pub token: Option<String>,
+    pub gateway_transaction_id: Option<String>,
+    pub reference: Option<String>,
+    pub reference_origin: Option<String>,
+    pub metadata: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+pub fn view(r: Row) -> Record {
+    let mut a = Map::new();
+    a.insert("number".into(), json!(r.number));
+    a.insert("key".into(), json!(r.key));
+    a.insert("currency_code".into(), json!(r.currency_code));
+    crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
+    a.insert("succeeded".into(), json!(r.succeeded));
+    a.insert("message".into(), json!(r.message));
+    a.insert("error_code".into(), json!(r.error_code));
+    a.insert("error_detail".into(), json!(r.error_detail));
+    a.insert("token".into(), json!(r.token));
+    a.insert(
+        "gateway_transaction_id".into(),
+        json!(r.gateway_transaction_id),
+    );
+    a.insert("payment_method_type".into(), json!(r.payment_method_type));
+    a.insert("created_at".into(), time(&r.created_at));
+    a.insert("updated_at".into(), time(&r.updated_at));
+    a.insert("reference".into(), json!(r.reference));
+    a.insert("reference_origin".into(), json!(r.reference_origin));
+    a.insert("metadata".into(), metadata(&r.metadata));
+    Record {
+        def: &DEF,
+        id: r.id,
+        attributes: a,
+        to_one: vec![
+            ("order", Some(r.order_id)),
+            ("reference_capture", r.reference_capture_id),
+            ("authorization", r.authorization_id),
+        ],
+        organization_id: r.organization_id,
+        mode: r.mode,
+    }
+}
+
+/// The SQL condition of one filter target on `refunds`.
+pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<refunds::table>> {
+    use refunds as r;
+    if let Some(rel) = t.path.first() {
+        let inner = t.inner();
+        return Ok(match rel.name {
+            "order" => Box::new(
+                sql::in_query(
+                    r::order_id,
+                    orders_t::table
+                        .select(orders_t::id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(orders::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "reference_capture" => Box::new(
+                sql::in_query(
+                    r::reference_capture_id,
+                    captures::table
+                        .select(captures::id.nullable())
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::captures::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "authorization" => Box::new(
+                sql::in_query(
+                    r::authorization_id,
+                    authorizations::table
+                        .select(authorizations::id.nullable())
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::authorizations::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "refund_captures" => Box::new(
+                sql::in_query(
+                    r::id,
+                    refund_captures::table
+                        .select(refund_captures::refund_id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::refund_captures::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            _ => return Err(sql::unsupported(t)),
+        });
+    }
+    Ok(match t.attr.name {
+        "id" => text!(r::id, t),
+        "number" => text!(r::number, t),
+        "key" => text!(r::key, t),
+        "currency_code" => text!(r::currency_code, t),
+        "amount_cents" => typed!(r::amount_cents, t, Int),
+        "succeeded" => typed!(r::succeeded, t, Bool),
+        "message" => text!(r::message, t),
+        "error_code" => text!(r::error_code, t),
+        "error_detail" => text!(r::error_detail, t),
+        "token" => text!(r::token, t),
+        "gateway_transaction_id" => text!(r::gateway_transaction_id, t),
+        "created_at" => typed!(r::created_at, t, Time),
+        "updated_at" => typed!(r::updated_at, t, Time),
+        "reference" => text!(r::reference, t),
+        "reference_origin" => text!(r::reference_origin, t),
+        "metadata" => json_contains!("refunds", t, backend),
+        "order_id" => text!(r::order_id, t),
+        "reference_capture_id" => text!(r::reference_capture_id, t),
+        "authorization_id" => text!(r::authorization_id, t),
+        "capture_id" => {
+            let inner = text!(refund_captures::capture_id, t);
+            Box::new(
+                sql::in_query(
+                    r::id,
+                    refund_captures::table
+                        .select(refund_captures::refund_id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(inner),
+                )
+                .nullable(),
+            )
+        }
+        _ => return Err(sql::unsupported(t)),
+    })
+}
+
+super::child_scope!(refunds);
+
+type Query = refunds::BoxedQuery<'static, MultiBackend>;
+
+fn sort(q: Query, key: &SortKey, backend: Backend) -> Query {
+    use super::order_by;
+    match key.attr.name {
+        "number" => order_by!(q, refunds::number, key),
+        "key" => order_by!(q, refunds::key, key),
+        "amount_cents" => order_by!(q, refunds::amount_cents, key),
+        "created_at" => order_by!(q, refunds::created_at, key),
+        "updated_at" => order_by!(q, refunds::updated_at, key),
+        "reference" => order_by!(q, refunds::reference, key, backend, nullable),
+        "reference_origin" => order_by!(q, refunds::reference_origin, key, backend, nullable),
+        _ => q,
+    }
+}
+
+pub struct Refunds;
+
+impl Resource for Refunds {
+    fn def(&self) -> &'static ResourceDef {
+        &DEF
+    }
+
+    super::list_impl!(refunds, Row, view, cond, sort, scope);
+}

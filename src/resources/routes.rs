@@ -1,0 +1,318 @@
+//! The read routes of every resource type: collection, resource, related, relationship linkage.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::includes::{self, default_sort};
+use super::{field_in, lookup, resource, ListQuery, Resource};
+use crate::auth::Auth;
+use crate::db::DbConnection;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::jsonapi::document::{Linked, Pagination, Record, Renderer};
+use crate::jsonapi::query::{self, PageLimits, Params, Shape};
+use crate::jsonapi::resource::{RelDef, ResourceDef};
+use crate::jsonapi::MEDIA_TYPE;
+use crate::AppState;
+
+/// Registers the routes under the `/api` scope.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/{type}")
+            .route(web::get().to(list))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/{type}/{id}")
+            .route(web::get().to(show))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/{type}/{id}/relationships/{rel}")
+            .route(web::get().to(linkage))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/{type}/{id}/{rel}")
+            .route(web::get().to(related))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// `405` with an error document.
+pub async fn method_not_allowed(req: HttpRequest) -> ApiResult<HttpResponse> {
+    Err(ApiError::new(
+        Code::MethodNotAllowed,
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
+}
+
+/// A `200` JSON:API document.
+pub fn document(doc: Value) -> HttpResponse {
+    HttpResponse::Ok().content_type(MEDIA_TYPE).json(doc)
+}
+
+/// Absolute URLs of this request: `{base}/api` and the request's own path.
+pub struct Urls {
+    pub api: String,
+    pub current: String,
+}
+
+impl Urls {
+    pub fn of(req: &HttpRequest, state: &AppState) -> Self {
+        let base = if state.settings.public_url.is_empty() {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        } else {
+            state.settings.public_url.trim_end_matches('/').to_owned()
+        };
+        Self {
+            api: format!("{base}/api"),
+            current: format!("{base}{}", req.path()),
+        }
+    }
+}
+
+/// Runs a unit of database work on a pooled connection off the async executor.
+pub async fn with_conn<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    work: impl FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+
+fn kind(type_name: &str) -> ApiResult<&'static dyn Resource> {
+    resource(type_name).ok_or_else(|| ApiError::not_found(type_name))
+}
+
+fn relationship(def: &'static ResourceDef, rel: &str) -> ApiResult<&'static RelDef> {
+    def.rel(rel).ok_or_else(|| {
+        ApiError::new(
+            Code::RecordNotFound,
+            format!("{} has no relationship `{rel}`", def.type_name),
+        )
+    })
+}
+
+fn params(
+    req: &HttpRequest,
+    state: &AppState,
+    def: &'static ResourceDef,
+    shape: Shape,
+) -> ApiResult<Params> {
+    query::parse(
+        req.query_string(),
+        def,
+        lookup,
+        shape,
+        PageLimits {
+            default_size: state.settings.page_size_default,
+            max_size: state.settings.page_size_max,
+        },
+    )
+}
+
+/// The one visible record `id` of `kind`, or `404`.
+fn find_one(
+    conn: &mut DbConnection,
+    kind: &dyn Resource,
+    auth: &Auth,
+    id: &str,
+) -> ApiResult<Record> {
+    kind.find(conn, &auth.scope, vec![id.to_owned()])?
+        .pop()
+        .ok_or_else(|| ApiError::not_found(kind.def().type_name))
+}
+
+/// A page of `kind` matching the request, with `extra` conditions (a parent), rendered.
+fn collection(
+    conn: &mut DbConnection,
+    kind: &dyn Resource,
+    auth: &Auth,
+    params: &Params,
+    extra: Option<crate::jsonapi::filter::Condition>,
+) -> ApiResult<(Vec<Linked>, Vec<Linked>, i64)> {
+    let mut filters = params.filters.clone();
+    filters.extend(extra);
+    let sort = if params.sort.is_empty() {
+        default_sort(kind.def())
+    } else {
+        params.sort.clone()
+    };
+    let (records, count) = kind.list(
+        conn,
+        &ListQuery {
+            scope: &auth.scope,
+            filters: &filters,
+            sort: &sort,
+            page: Some(params.page),
+            count: true,
+        },
+    )?;
+    let (primary, included) = includes::load(conn, &auth.scope, records, &params.include)?;
+    Ok((primary, included, count.unwrap_or(0)))
+}
+
+async fn list(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let kind = kind(&path)?;
+    let params = params(&req, &state, kind.def(), Shape::Collection)?;
+    let urls = Urls::of(&req, &state);
+    let doc = with_conn(&state, move |conn| {
+        let (primary, included, count) = collection(conn, kind, &auth, &params, None)?;
+        let renderer = Renderer {
+            api_base: &urls.api,
+            fields: &params.fields,
+        };
+        Ok(renderer.collection(
+            &primary,
+            &included,
+            &Pagination {
+                url: &urls.current,
+                pairs: &params.pairs,
+                page: params.page,
+                record_count: count,
+            },
+        ))
+    })
+    .await?;
+    Ok(document(doc))
+}
+
+async fn show(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (type_name, id) = path.into_inner();
+    let kind = kind(&type_name)?;
+    let params = params(&req, &state, kind.def(), Shape::Single)?;
+    let urls = Urls::of(&req, &state);
+    let doc = with_conn(&state, move |conn| {
+        let record = find_one(conn, kind, &auth, &id)?;
+        let (primary, included) = includes::load(conn, &auth.scope, vec![record], &params.include)?;
+        let renderer = Renderer {
+            api_base: &urls.api,
+            fields: &params.fields,
+        };
+        Ok(renderer.single(primary.first(), &included, &urls.current))
+    })
+    .await?;
+    Ok(document(doc))
+}
+
+async fn related(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (type_name, id, rel_name) = path.into_inner();
+    let kind = kind(&type_name)?;
+    let rel = relationship(kind.def(), &rel_name)?;
+    let target = self::kind(rel.target)?;
+    let shape = if rel.to_many {
+        Shape::Collection
+    } else {
+        Shape::Single
+    };
+    let params = params(&req, &state, target.def(), shape)?;
+    let urls = Urls::of(&req, &state);
+    let doc = with_conn(&state, move |conn| {
+        let parent = find_one(conn, kind, &auth, &id)?;
+        let renderer = Renderer {
+            api_base: &urls.api,
+            fields: &params.fields,
+        };
+        if rel.to_many {
+            let extra = field_in(target.def(), rel.inverse, vec![parent.id.clone()]);
+            let (primary, included, count) = collection(conn, target, &auth, &params, Some(extra))?;
+            return Ok(renderer.collection(
+                &primary,
+                &included,
+                &Pagination {
+                    url: &urls.current,
+                    pairs: &params.pairs,
+                    page: params.page,
+                    record_count: count,
+                },
+            ));
+        }
+        let records = match parent.to_one(rel.name) {
+            Some(tid) => target.find(conn, &auth.scope, vec![tid.to_owned()])?,
+            None => vec![],
+        };
+        let (primary, included) = includes::load(conn, &auth.scope, records, &params.include)?;
+        Ok(renderer.single(primary.first(), &included, &urls.current))
+    })
+    .await?;
+    Ok(document(doc))
+}
+
+async fn linkage(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (type_name, id, rel_name) = path.into_inner();
+    let kind = kind(&type_name)?;
+    let rel = relationship(kind.def(), &rel_name)?;
+    let target = self::kind(rel.target)?;
+    let shape = if rel.to_many {
+        Shape::Collection
+    } else {
+        Shape::Single
+    };
+    let params = params(&req, &state, target.def(), shape)?;
+    let urls = Urls::of(&req, &state);
+    let doc = with_conn(&state, move |conn| {
+        let parent = find_one(conn, kind, &auth, &id)?;
+        let renderer = Renderer {
+            api_base: &urls.api,
+            fields: &params.fields,
+        };
+        let links = renderer.relationship_links(kind.def().type_name, &parent.id, rel.name);
+        if rel.to_many {
+            let extra = field_in(target.def(), rel.inverse, vec![parent.id.clone()]);
+            let no_includes = Params {
+                include: Default::default(),
+                ..params.clone()
+            };
+            let (primary, _, count) = collection(conn, target, &auth, &no_includes, Some(extra))?;
+            let pagination = Pagination {
+                url: &urls.current,
+                pairs: &params.pairs,
+                page: params.page,
+                record_count: count,
+            };
+            let mut all_links = pagination.links();
+            all_links["self"] = links["self"].clone();
+            all_links["related"] = links["related"].clone();
+            return Ok(json!({
+                "data": primary.iter().map(|l| l.record.identifier()).collect::<Vec<_>>(),
+                "meta": pagination.meta(),
+                "links": all_links,
+            }));
+        }
+        let data = match parent.to_one(rel.name) {
+            Some(tid) => target
+                .find(conn, &auth.scope, vec![tid.to_owned()])?
+                .first()
+                .map_or(Value::Null, Record::identifier),
+            None => Value::Null,
+        };
+        Ok(json!({ "data": data, "links": links }))
+    })
+    .await?;
+    Ok(document(doc))
+}
