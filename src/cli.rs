@@ -60,6 +60,7 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Kind {
     Integration,
+    #[value(name = "sales_channel")]
     SalesChannel,
     Webapp,
 }
@@ -67,6 +68,7 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Role {
     Admin,
+    #[value(name = "read_only")]
     ReadOnly,
 }
 

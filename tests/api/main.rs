@@ -1,1 +1,9 @@
+//! The API contract, driven through the real app on SQLite and on PostgreSQL.
+//! Files mirror the routes; every case runs on both backends with shared snapshots.
 
+mod common;
+
+mod migrations;
+mod refunds;
+mod relationships;
+mod resources;

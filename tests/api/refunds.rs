@@ -1,0 +1,193 @@
+//! `GET /api/refunds` and `GET /api/refunds/{id}`: documents, paging, sort, include, fields.
+
+use actix_web::http::StatusCode;
+use insta::assert_json_snapshot;
+use serde_json::Value;
+
+use crate::common::{redact, token, TestApp};
+
+async fn first_id(app: &TestApp, tok: &str) -> String {
+    let (_, body) = app.get("/api/refunds?page[size]=1", tok).await;
+    body["data"][0]["id"].as_str().expect("a refund").to_owned()
+}
+
+async fn list_default_page(app: TestApp) {
+    app.seed("acme", 6, 7);
+    let (status, body) = app.get("/api/refunds?page[size]=3", &token("acme")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_json_snapshot!("list_page_of_three", redact(&body));
+}
+
+async fn list_meta_and_links(app: TestApp) {
+    app.seed("acme", 8, 3);
+    let tok = token("acme");
+    let all = app.all("/api/refunds?page[size]=25", &tok).await;
+    let (_, body) = app
+        .get(
+            "/api/refunds?page%5Bnumber%5D=2&page%5Bsize%5D=3&sort=number",
+            &tok,
+        )
+        .await;
+    let count = all.len() as i64;
+    assert_eq!(body["meta"]["record_count"], count);
+    assert_eq!(body["meta"]["page_count"], (count + 2) / 3);
+    let links = &body["links"];
+    let base = "http://refunds.test/api/refunds?sort=number&page%5Bnumber%5D=";
+    assert_eq!(links["first"], format!("{base}1&page%5Bsize%5D=3"));
+    assert_eq!(links["prev"], format!("{base}1&page%5Bsize%5D=3"));
+    assert_eq!(links["next"], format!("{base}3&page%5Bsize%5D=3"));
+    assert_eq!(
+        links["last"],
+        format!("{base}{}&page%5Bsize%5D=3", (count + 2) / 3)
+    );
+    // The first page has no prev; the last has no next; past the end is empty.
+    let (_, first) = app.get("/api/refunds?page[size]=3", &tok).await;
+    assert!(first["links"].get("prev").is_none());
+    let last_page = (count + 2) / 3;
+    let (_, last) = app
+        .get(
+            &format!("/api/refunds?page[size]=3&page[number]={last_page}"),
+            &tok,
+        )
+        .await;
+    assert!(last["links"].get("next").is_none());
+    let (status, past) = app.get("/api/refunds?page[number]=999", &tok).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(past["data"], Value::Array(vec![]));
+    assert_eq!(past["meta"]["record_count"], count);
+}
+
+async fn default_order_is_newest_first_then_id(app: TestApp) {
+    app.seed("acme", 10, 5);
+    let items = app.all("/api/refunds?page[size]=7", &token("acme")).await;
+    let keys: Vec<(String, String)> = items
+        .iter()
+        .map(|r| {
+            (
+                r["attributes"]["created_at"].as_str().unwrap().to_owned(),
+                r["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut expected = keys.clone();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    assert_eq!(keys, expected);
+    assert!(keys.len() > 7, "several pages were read");
+}
+
+async fn retrieve_one(app: TestApp) {
+    app.seed("acme", 3, 11);
+    let tok = token("acme");
+    let id = first_id(&app, &tok).await;
+    let (status, body) = app.get(&format!("/api/refunds/{id}"), &tok).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["id"], id.as_str());
+    assert_json_snapshot!("retrieve", redact(&body));
+}
+
+async fn include_nested_paths(app: TestApp) {
+    app.seed("acme", 3, 11);
+    let tok = token("acme");
+    let id = first_id(&app, &tok).await;
+    let (status, body) = app
+        .get(
+            &format!(
+                "/api/refunds/{id}?include=order,reference_capture.authorization,refund_captures"
+            ),
+            &tok,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let included = body["included"].as_array().expect("included");
+    let mut seen: Vec<(String, String)> = included
+        .iter()
+        .map(|r| {
+            (
+                r["type"].as_str().unwrap().to_owned(),
+                r["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let n = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), n, "each included resource appears once");
+    let data = &body["data"]["relationships"];
+    assert_eq!(data["order"]["data"]["type"], "orders");
+    assert!(
+        data["authorization"].get("data").is_none(),
+        "not included, no linkage"
+    );
+    assert_json_snapshot!("retrieve_with_includes", redact(&body));
+}
+
+async fn sparse_fieldsets(app: TestApp) {
+    app.seed("acme", 3, 11);
+    let (status, body) = app
+        .get("/api/refunds?page[size]=2&include=order&fields[refunds]=number,amount_cents,order&fields[orders]=number", &token("acme"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for r in body["data"].as_array().unwrap() {
+        let attrs = r["attributes"].as_object().unwrap();
+        assert_eq!(attrs.keys().collect::<Vec<_>>(), ["amount_cents", "number"]);
+        assert_eq!(
+            r["relationships"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["order"]
+        );
+    }
+    assert_json_snapshot!("sparse_fieldsets", redact(&body));
+}
+
+async fn sort_by_amount_descending(app: TestApp) {
+    app.seed("acme", 12, 2);
+    let items = app
+        .all("/api/refunds?sort=-amount_cents,number", &token("acme"))
+        .await;
+    let amounts: Vec<i64> = items
+        .iter()
+        .map(|r| r["attributes"]["amount_cents"].as_i64().unwrap())
+        .collect();
+    let mut sorted = amounts.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(amounts, sorted);
+}
+
+async fn money_is_presented_per_currency(app: TestApp) {
+    app.seed("acme", 30, 9);
+    let tok = token("acme");
+    for (currency, sample) in [("EUR", "€"), ("USD", "$"), ("JPY", "¥")] {
+        let items = app
+            .all(
+                &format!("/api/refunds?filter[q][currency_code_eq]={currency}"),
+                &tok,
+            )
+            .await;
+        assert!(!items.is_empty(), "seed makes {currency} refunds");
+        for r in items {
+            let a = &r["attributes"];
+            let cents = a["amount_cents"].as_i64().unwrap();
+            let formatted = a["formatted_amount"].as_str().unwrap();
+            assert!(formatted.starts_with(sample), "{formatted}");
+            let exponent = if currency == "JPY" { 0 } else { 2 };
+            assert_eq!(
+                a["amount_float"].as_f64().unwrap(),
+                cents as f64 / 10f64.powi(exponent)
+            );
+        }
+    }
+}
+
+crate::on_both_backends!(
+    list_default_page,
+    list_meta_and_links,
+    default_order_is_newest_first_then_id,
+    retrieve_one,
+    include_nested_paths,
+    sparse_fieldsets,
+    sort_by_amount_descending,
+    money_is_presented_per_currency,
+);
