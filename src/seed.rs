@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use crate::db::schema::{authorizations, captures, orders, refund_captures, refunds};
-use crate::db::DbConnection;
+use crate::db::{counts, DbConnection};
 use crate::ids::{organization_id, ID_LEN};
 use crate::resources::{
     authorizations::Row as Authorization, captures::Row as Capture, orders::Row as Order,
@@ -50,7 +50,20 @@ pub fn seed(
         }
         totals.0 += batch.orders.len();
         totals.1 += batch.refunds.len();
-        insert(conn, &batch).map_err(|e| format!("seed failed: {e}"))?;
+        conn.transaction(|c| {
+            insert(c, &batch)?;
+            for (kind, n) in [
+                ("orders", batch.orders.len()),
+                ("authorizations", batch.authorizations.len()),
+                ("captures", batch.captures.len()),
+                ("refunds", batch.refunds.len()),
+                ("refund_captures", batch.refund_captures.len()),
+            ] {
+                counts::add(c, &org, mode, kind, n as i64)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .map_err(|e| format!("seed failed: {e}"))?;
         start = end;
     }
     Ok(format!(
@@ -60,38 +73,37 @@ pub fn seed(
 }
 
 fn insert(conn: &mut DbConnection, b: &Batch) -> QueryResult<()> {
-    // Multi-row inserts only compile on the concrete connections.
+    // Multi-row inserts only compile on the concrete connections; the caller holds the transaction.
     macro_rules! all {
-        ($c:expr) => {
-            $c.transaction(|c| {
-                for chunk in b.orders.chunks(1000) {
-                    diesel::insert_into(orders::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-                for chunk in b.authorizations.chunks(1000) {
-                    diesel::insert_into(authorizations::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-                for chunk in b.captures.chunks(1000) {
-                    diesel::insert_into(captures::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-                for chunk in b.refunds.chunks(1000) {
-                    diesel::insert_into(refunds::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-                for chunk in b.refund_captures.chunks(1000) {
-                    diesel::insert_into(refund_captures::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-                Ok(())
-            })
-        };
+        ($c:expr) => {{
+            let c = $c;
+            for chunk in b.orders.chunks(1000) {
+                diesel::insert_into(orders::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            for chunk in b.authorizations.chunks(1000) {
+                diesel::insert_into(authorizations::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            for chunk in b.captures.chunks(1000) {
+                diesel::insert_into(captures::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            for chunk in b.refunds.chunks(1000) {
+                diesel::insert_into(refunds::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            for chunk in b.refund_captures.chunks(1000) {
+                diesel::insert_into(refund_captures::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            Ok(())
+        }};
     }
     match conn {
         DbConnection::Postgresql(c) => all!(c),

@@ -115,6 +115,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    collection_counts (organization_id, mode, resource_type) {
+        organization_id -> Text,
+        mode -> Text,
+        resource_type -> Text,
+        record_count -> BigInt,
+    }
+}
+
 diesel::joinable!(authorizations -> orders (order_id));
 diesel::joinable!(captures -> orders (order_id));
 diesel::joinable!(captures -> authorizations (authorization_id));
@@ -128,4 +137,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     captures,
     refunds,
     refund_captures,
+    collection_counts,
 );

@@ -98,6 +98,24 @@ pub fn field_in(def: &'static ResourceDef, field: &str, ids: Vec<String>) -> Con
     }
 }
 
+/// The maintained count answers for the tenant's whole, unfiltered collection.
+pub fn maintained_count(
+    conn: &mut DbConnection,
+    q: &ListQuery,
+    type_name: &str,
+) -> ApiResult<Option<i64>> {
+    let whole = q.filters.is_empty() && orders::restriction(q.scope).is_none();
+    if !whole {
+        return Ok(None);
+    }
+    Ok(crate::db::counts::get(
+        conn,
+        &q.scope.organization_id,
+        q.scope.mode,
+        type_name,
+    )?)
+}
+
 /// Timestamps are rendered in UTC with milliseconds and `Z`.
 pub fn time(t: &NaiveDateTime) -> Value {
     Value::String(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
@@ -127,10 +145,14 @@ macro_rules! list_impl {
                 }
                 Ok(query)
             };
-            let count = if q.count {
-                Some(base()?.count().get_result::<i64>(conn)?)
-            } else {
+            let count = if !q.count {
                 None
+            } else if let Some(n) =
+                $crate::resources::maintained_count(conn, q, stringify!($table))?
+            {
+                Some(n)
+            } else {
+                Some(base()?.count().get_result::<i64>(conn)?)
             };
             let mut query = base()?;
             for key in q.sort {

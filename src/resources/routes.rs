@@ -16,7 +16,13 @@ use crate::AppState;
 
 /// Registers the routes under the `/api` scope.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Before the generic routes, which would read `by_key` as an id.
     cfg.service(
+        web::resource("/refunds/by_key/{key}")
+            .route(web::get().to(refund_by_key))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/{type}")
             .route(web::get().to(list))
             .default_service(web::to(method_not_allowed)),
@@ -200,6 +206,43 @@ async fn show(
     let doc = with_conn(&state, move |conn| {
         let record = find_one(conn, kind, &auth, &id)?;
         let (primary, included) = includes::load(conn, &auth.scope, vec![record], &params.include)?;
+        let renderer = Renderer {
+            api_base: &urls.api,
+            fields: &params.fields,
+        };
+        Ok(renderer.single(primary.first(), &included, &urls.current))
+    })
+    .await?;
+    Ok(document(doc))
+}
+
+/// Flow's look-up of a refund by the client's idempotency key.
+async fn refund_by_key(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let key = path.into_inner();
+    let kind = self::kind("refunds")?;
+    let params = params(&req, &state, kind.def(), Shape::Single)?;
+    let urls = Urls::of(&req, &state);
+    let doc = with_conn(&state, move |conn| {
+        let filter = field_in(kind.def(), "key", vec![key]);
+        let (records, _) = kind.list(
+            conn,
+            &ListQuery {
+                scope: &auth.scope,
+                filters: &[filter],
+                sort: &[],
+                page: None,
+                count: false,
+            },
+        )?;
+        if records.is_empty() {
+            return Err(ApiError::not_found("refunds"));
+        }
+        let (primary, included) = includes::load(conn, &auth.scope, records, &params.include)?;
         let renderer = Renderer {
             api_base: &urls.api,
             fields: &params.fields,

@@ -54,7 +54,7 @@ fn declared() -> BTreeMap<String, Vec<(String, bool)>> {
     let mut out: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
     let mut table = None;
     for line in text.lines().map(str::trim) {
-        if let Some(name) = line.strip_suffix(" (id) {") {
+        if let Some((name, _)) = line.strip_suffix(") {").and_then(|l| l.split_once(" (")) {
             table = Some(name.to_owned());
         } else if line == "}" {
             table = None;

@@ -181,7 +181,33 @@ async fn money_is_presented_per_currency(app: TestApp) {
     }
 }
 
+async fn look_up_by_key(app: TestApp) {
+    app.seed("acme", 3, 11);
+    let tok = token("acme");
+    let (_, first) = app.get("/api/refunds?page[size]=1", &tok).await;
+    let key = first["data"][0]["attributes"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = app
+        .get(&format!("/api/refunds/by_key/{key}?include=order"), &tok)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["id"], first["data"][0]["id"]);
+    assert_eq!(body["included"][0]["type"], "orders");
+    let (status, body) = app.get("/api/refunds/by_key/ref-unknown", &tok).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["errors"][0]["code"], "RECORD_NOT_FOUND");
+    // Another tenant's key is as unknown as a missing one.
+    app.seed("globex", 2, 12);
+    let (status, _) = app
+        .get(&format!("/api/refunds/by_key/{key}"), &token("globex"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 crate::on_both_backends!(
+    look_up_by_key,
     list_default_page,
     list_meta_and_links,
     default_order_is_newest_first_then_id,

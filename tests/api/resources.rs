@@ -19,6 +19,39 @@ async fn each_collection_lists_and_retrieves(app: TestApp) {
     }
 }
 
+async fn record_counts_are_exact_per_tenant(app: TestApp) {
+    // The unfiltered count is maintained; filtered and restricted ones are counted.
+    app.seed("acme", 7, 4);
+    app.seed("globex", 3, 5);
+    app.seed_mode("acme", true, 2, 6);
+    let tok = token("acme");
+    for kind in [
+        "orders",
+        "authorizations",
+        "captures",
+        "refunds",
+        "refund_captures",
+    ] {
+        let all = app.all(&format!("/api/{kind}?page[size]=25"), &tok).await;
+        let (_, body) = app.get(&format!("/api/{kind}"), &tok).await;
+        assert_eq!(body["meta"]["record_count"], all.len(), "{kind}");
+        let (_, filtered) = app
+            .get(
+                &format!("/api/{kind}?filter[q][created_at_lt]=2026-02-01"),
+                &tok,
+            )
+            .await;
+        let expected = all
+            .iter()
+            .filter(|r| r["attributes"]["created_at"].as_str().unwrap() < "2026-02-01")
+            .count();
+        assert_eq!(
+            filtered["meta"]["record_count"], expected,
+            "{kind} filtered"
+        );
+    }
+}
+
 async fn capture_balances_add_up(app: TestApp) {
     app.seed("acme", 12, 8);
     let tok = token("acme");
@@ -118,6 +151,7 @@ async fn filters_across_relationships(app: TestApp) {
 
 crate::on_both_backends!(
     each_collection_lists_and_retrieves,
+    record_counts_are_exact_per_tenant,
     capture_balances_add_up,
     order_relationships,
     filters_across_relationships,
