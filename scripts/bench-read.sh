@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# bench-read.sh: throughput and latency of the read API (GET /api/refunds) on PostgreSQL.
+#
+# Seeds a fresh database with deterministic data, starts the release server on
+# 127.0.0.1:18080 and drives four request shapes with wrk:
+#   list-first     /api/refunds?sort=-created_at&page[size]=25           (first page)
+#   list-filter    filter[q][currency_code_eq]=EUR&filter[q][amount_cents_gt]=5000
+#                  &sort=amount_cents&page[size]=25                      (first page)
+#   list-page50    page[number]=50&page[size]=25, default sort (-created_at)
+#   retrieve       /api/refunds/<id> of one real refund
+# Beside each shape, pgbench replays the SQL the service issues for one such request
+# (pool check SELECT 1; list: COUNT(*) then the page query; retrieve: one SELECT with
+# id = ANY($3)), so its TPS is the database-only ceiling; "ratio" is HTTP req/s divided by that TPS.
+# Finally prints the server's RSS (VmRSS now, VmHWM peak), machine and data size.
+#
+# Usage: scripts/bench-read.sh [--drop] [--reuse] [ORDERS]
+#   ORDERS   orders to seed (default 70000, about 100k refunds; 700000 is about 1M)
+#   --drop   drop the database at the end (default: keep it)
+#   --reuse  keep an existing, already seeded database refunds_bench_<ORDERS>
+# Environment: BENCH_DURATION (wrk/pgbench seconds, default 10), BENCH_THREADS (2),
+#   BENCH_CONNECTIONS (32), BENCH_PORT (18080), BENCH_WORKERS (2), BENCH_POOL_SIZE (32),
+#   PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), BENCH_SKIP_BUILD=1,
+#   BENCH_KEEP_SQL=<dir> (copy the generated pgbench scripts there).
+# Needs: cargo, psql, pgbench, wrk (apt-get install wrk), curl; a PostgreSQL the
+# PGUSER may create databases on. Only 127.0.0.1 is targeted.
+set -euo pipefail
+
+DROP=0
+REUSE=0
+ORDERS=70000
+for arg in "$@"; do
+    case "$arg" in
+        --drop) DROP=1 ;;
+        --reuse) REUSE=1 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        *[!0-9]*|'') echo "unknown argument: $arg" >&2; exit 2 ;;
+        *) ORDERS="$arg" ;;
+    esac
+done
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DURATION="${BENCH_DURATION:-10}"
+THREADS="${BENCH_THREADS:-2}"
+CONNS="${BENCH_CONNECTIONS:-32}"
+PORT="${BENCH_PORT:-18080}"
+WORKERS="${BENCH_WORKERS:-2}"
+POOL="${BENCH_POOL_SIZE:-32}"
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+DB="refunds_bench_${ORDERS}"
+export DATABASE_URL="postgres://${PGUSER}@${PGHOST}:${PGPORT}/${DB}"
+BIN="$REPO/target/release/refunds"
+BASE="http://127.0.0.1:${PORT}"
+ORG_SLUG=bench
+
+for tool in cargo psql pgbench wrk curl; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
+done
+
+TMP="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID"
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+log() { printf '==> %s\n' "$*" >&2; }
+q() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$DB" -c "$1"; }
+now() { date +%s.%N; }
+
+# 1. Build, database, seed.
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    log "cargo build --release"
+    (cd "$REPO" && cargo build --release --quiet)
+fi
+
+exists="$(psql -X -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")"
+SEED_SECS="(reused)"
+if [[ "$REUSE" == 1 && "$exists" == 1 ]]; then
+    log "reusing database $DB"
+else
+    log "creating database $DB"
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+    log "seeding $ORDERS orders for organization $ORG_SLUG"
+    t0="$(now)"
+    "$BIN" seed --organization "$ORG_SLUG" --mode test --orders "$ORDERS" --seed 1 >&2
+    t1="$(now)"
+    SEED_SECS="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }')"
+    log "seeded in $SEED_SECS; VACUUM ANALYZE"
+    q "VACUUM ANALYZE"
+fi
+REFUNDS="$(q "SELECT count(*) FROM refunds")"
+ORDERS_N="$(q "SELECT count(*) FROM orders")"
+log "refunds: $REFUNDS (orders: $ORDERS_N)"
+
+ORG_ID="$(q "SELECT organization_id FROM refunds WHERE mode = 'test' LIMIT 1")"
+# A refund from the middle of the table, for the retrieve shape.
+REFUND_ID="$(q "SELECT id FROM refunds WHERE organization_id = '$ORG_ID' AND mode = 'test'
+                ORDER BY id OFFSET (SELECT count(*) / 2 FROM refunds) LIMIT 1")"
+
+# 2. Server and token.
+log "starting server on $BASE (workers $WORKERS, pool $POOL)"
+REFUNDS_BIND="127.0.0.1:${PORT}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
+    REFUNDS_LOG_LEVEL=warn "$BIN" serve >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "$BASE/health" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
+    sleep 0.2
+done
+curl -fsS -o /dev/null "$BASE/health" || { echo "server did not answer /health" >&2; exit 1; }
+RSS_IDLE="$(awk '/^VmRSS/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
+TOKEN="$("$BIN" token --organization "$ORG_SLUG" 2>/dev/null)"
+
+# 3 + 4. Shapes: name, path+query, pgbench script.
+SHAPES=(list-first list-filter list-page50 retrieve)
+declare -A URL
+URL[list-first]="/api/refunds?sort=-created_at&page%5Bsize%5D=25"
+URL[list-filter]="/api/refunds?filter%5Bq%5D%5Bcurrency_code_eq%5D=EUR&filter%5Bq%5D%5Bamount_cents_gt%5D=5000&sort=amount_cents&page%5Bsize%5D=25"
+URL[list-page50]="/api/refunds?page%5Bnumber%5D=50&page%5Bsize%5D=25"
+URL[retrieve]="/api/refunds/${REFUND_ID}"
+
+# pgbench scripts: the statements of one request exactly as the service sends them
+# (checked with log_min_duration_statement=0): diesel's cached named prepared statements
+# (hence -M prepared), no explicit transaction, and the r2d2 pool's `SELECT 1` check on
+# every connection checkout. pgbench's \set only holds numbers, so the text values
+# (org, mode, currency, id array) come in with -D.
+COLS='"refunds"."id", "refunds"."organization_id", "refunds"."mode", "refunds"."order_id", "refunds"."reference_capture_id", "refunds"."authorization_id", "refunds"."number", "refunds"."key", "refunds"."currency_code", "refunds"."amount_cents", "refunds"."succeeded", "refunds"."payment_method_type", "refunds"."message", "refunds"."error_code", "refunds"."error_detail", "refunds"."token", "refunds"."gateway_transaction_id", "refunds"."reference", "refunds"."reference_origin", "refunds"."metadata", "refunds"."created_at", "refunds"."updated_at"'
+SCOPE='("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)'
+FILTERED='(((("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)) AND ("refunds"."currency_code" = :cur)) AND ("refunds"."amount_cents" > :gt))'
+# Unfiltered lists read the maintained count (collection_counts) when the schema has it,
+# else they run COUNT(*) like filtered lists.
+if [[ -n "$(q "SELECT to_regclass('collection_counts')")" ]]; then
+    WHOLE_COUNT='SELECT "collection_counts"."record_count" FROM "collection_counts" WHERE (("collection_counts"."organization_id" = :org) AND (("collection_counts"."mode" = :mode) AND ("collection_counts"."resource_type" = :rtype))) LIMIT :one;'
+    COUNT_NOTE="unfiltered lists: maintained count (collection_counts) + page query; list-filter: COUNT(*) + page query"
+else
+    WHOLE_COUNT="SELECT COUNT(*) FROM \"refunds\" WHERE (${SCOPE});"
+    COUNT_NOTE="lists: COUNT(*) + page query"
+fi
+cat >"$TMP/list-first.sql" <<EOF
+\set size 25
+\set off 0
+\set one 1
+SELECT 1;
+$WHOLE_COUNT
+SELECT $COLS FROM "refunds" WHERE (${SCOPE}) ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off;
+EOF
+cat >"$TMP/list-filter.sql" <<EOF
+\set size 25
+\set off 0
+\set gt 5000
+SELECT 1;
+SELECT COUNT(*) FROM "refunds" WHERE $FILTERED;
+SELECT $COLS FROM "refunds" WHERE $FILTERED ORDER BY "refunds"."amount_cents" ASC, "refunds"."id" ASC LIMIT :size OFFSET :off;
+EOF
+cat >"$TMP/list-page50.sql" <<EOF
+\set size 25
+\set off 49 * 25
+\set one 1
+SELECT 1;
+$WHOLE_COUNT
+SELECT $COLS FROM "refunds" WHERE (${SCOPE}) ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off;
+EOF
+cat >"$TMP/retrieve.sql" <<EOF
+SELECT 1;
+SELECT $COLS FROM "refunds" WHERE ((${SCOPE}) AND ("refunds"."id" = ANY(:ids))) ORDER BY "refunds"."id" ASC;
+EOF
+if [[ -n "${BENCH_KEEP_SQL:-}" ]]; then
+    mkdir -p "$BENCH_KEEP_SQL" && cp "$TMP"/*.sql "$BENCH_KEEP_SQL"/
+fi
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A RPS P50 P99 TPS NON2XX
+for shape in "${SHAPES[@]}"; do
+    url="$BASE${URL[$shape]}"
+    code="$(curl -sS -o "$TMP/$shape.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url")"
+    if [[ "$code" != 200 ]]; then
+        echo "$shape: HTTP $code from $url" >&2; cat "$TMP/$shape.json" >&2; exit 1
+    fi
+    log "$shape: wrk -t$THREADS -c$CONNS -d${DURATION}s  ${URL[$shape]}"
+    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+        -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
+    RPS[$shape]="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$TMP/$shape.wrk")"
+    P50[$shape]="$(awk '$1 == "50%" { print $2 }' "$TMP/$shape.wrk")"
+    P99[$shape]="$(awk '$1 == "99%" { print $2 }' "$TMP/$shape.wrk")"
+    NON2XX[$shape]="$(awk -F: '/Non-2xx/ { gsub(/ /, "", $2); print $2 }' "$TMP/$shape.wrk")"
+    log "$shape: pgbench -n -M prepared -c$CONNS -j$THREADS -T$DURATION"
+    pgbench -n -M prepared -c"$CONNS" -j"$THREADS" -T"$DURATION" -f "$TMP/$shape.sql" \
+        -D org="$ORG_ID" -D mode=test -D cur=EUR -D rtype=refunds -D ids="{$REFUND_ID}" "$DB" \
+        >"$TMP/$shape.pgb" 2>"$TMP/$shape.pgb.err" \
+        || { cat "$TMP/$shape.pgb" "$TMP/$shape.pgb.err" >&2; exit 1; }
+    TPS[$shape]="$(awk '/^tps = / { printf "%.0f", $3 }' "$TMP/$shape.pgb")"
+done
+
+# 5. Server memory after the runs.
+RSS_NOW="$(awk '/^VmRSS/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
+RSS_PEAK="$(awk '/^VmHWM/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# 6. Report.
+MEM="$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+TABLE_SIZE="$(q "SELECT pg_size_pretty(pg_total_relation_size('refunds'))")"
+DB_SIZE="$(q "SELECT pg_size_pretty(pg_database_size('$DB'))")"
+PGVER="$(q "SHOW server_version" | cut -d' ' -f1)"
+REV="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
+echo
+echo "machine: $(nproc) cores, $MEM RAM; PostgreSQL $PGVER (same host); loadavg before/after runs: $LOAD_BEFORE / $LOAD_AFTER
+client: wrk -t$THREADS -c$CONNS -d${DURATION}s; pgbench -c$CONNS -j$THREADS -T$DURATION -M prepared"
+echo "server: rev $REV, workers=$WORKERS pool=$POOL log=warn; data: $REFUNDS refunds / $ORDERS_N orders (org $ORG_SLUG, mode test); refunds table+indexes $TABLE_SIZE, database $DB_SIZE; seed time $SEED_SECS"
+echo
+printf '%-12s | %8s | %9s | %9s | %11s | %5s\n' shape req/s p50 p99 "pgbench tps" ratio
+printf '%s\n' "-------------|----------|-----------|-----------|-------------|------"
+for shape in "${SHAPES[@]}"; do
+    ratio="$(awk -v a="${RPS[$shape]}" -v b="${TPS[$shape]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+    printf '%-12s | %8s | %9s | %9s | %11s | %5s\n' "$shape" "${RPS[$shape]}" "${P50[$shape]}" "${P99[$shape]}" "${TPS[$shape]}" "$ratio"
+    if [[ -n "${NON2XX[$shape]}" ]]; then
+        echo "  warning: $shape had ${NON2XX[$shape]} non-2xx responses"
+    fi
+done
+echo "(page[size]=25; page50 = OFFSET 1225, default sort -created_at; pgbench transaction = pool check SELECT 1 +"
+echo " $COUNT_NOTE; retrieve: one SELECT by id)"
+echo
+echo "server RSS: idle $RSS_IDLE, after runs $RSS_NOW, peak (VmHWM) $RSS_PEAK"
+
+cleanup
+SERVER_PID=""
+if [[ "$DROP" == 1 ]]; then
+    log "dropping database $DB"
+    psql -X -q -d postgres -c "DROP DATABASE $DB"
+else
+    log "database kept: $DB"
+fi
