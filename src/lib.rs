@@ -4,11 +4,14 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod ids;
+pub mod journal;
 pub mod jsonapi;
+pub mod ledger;
 pub mod money;
 pub mod resources;
 pub mod seed;

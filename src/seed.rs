@@ -269,6 +269,8 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
             metadata: metadata(rng),
             created_at: at,
             updated_at: at,
+            target_type: "capture".into(),
+            request_hash: String::new(),
         });
         if !declined {
             capture_rows[k].refund_amount_cents += amount;

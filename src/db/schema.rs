@@ -97,6 +97,8 @@ diesel::table! {
         metadata -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        target_type -> Text,
+        request_hash -> Text,
     }
 }
 
@@ -124,6 +126,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    versions (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        order_id -> Text,
+        resource_type -> Text,
+        resource_id -> Text,
+        event -> Text,
+        changes -> Text,
+        snapshot -> Text,
+        who -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        order_id -> Text,
+        name -> Text,
+        resource_type -> Text,
+        resource_id -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        order_id -> Text,
+        attachable_type -> Text,
+        attachable_id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        url -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        reference_origin -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(authorizations -> orders (order_id));
 diesel::joinable!(captures -> orders (order_id));
 diesel::joinable!(captures -> authorizations (authorization_id));
@@ -138,4 +189,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     refund_captures,
     collection_counts,
+    versions,
+    events,
+    attachments,
 );

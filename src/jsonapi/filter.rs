@@ -250,6 +250,9 @@ fn typed(
     if raw.is_empty() {
         return Err(invalid("the value is empty"));
     }
+    if raw.contains('\0') {
+        return Err(invalid("NUL characters are not allowed"));
+    }
     let (op, combine, values) = match pred {
         Pred::Flag(want) => {
             if attr.kind != AttrKind::Bool {

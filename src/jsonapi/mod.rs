@@ -5,6 +5,7 @@ pub mod document;
 pub mod filter;
 pub mod negotiation;
 pub mod query;
+pub mod request;
 pub mod resource;
 
 /// The JSON:API media type.

@@ -74,6 +74,10 @@ pub struct Row {
     pub metadata: String,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// `capture`, `authorization` or `order`: what the refund was asked against.
+    pub target_type: String,
+    /// Digest of the creating request, for idempotent replays.
+    pub request_hash: String,
 }
 
 pub fn view(r: Row) -> Record {

@@ -65,20 +65,24 @@ where
     fold(alternatives, true).ok_or_else(|| ApiError::new(Code::FilterNotAllowed, "empty filter"))
 }
 
-/// ORs (`any`) or ANDs the conditions together.
-pub fn fold<T: 'static>(parts: Vec<Cond<T>>, any: bool) -> Option<Cond<T>>
+/// ORs (`any`) or ANDs the conditions together, as a balanced tree: a chain of a few
+/// thousand `OR`s would pass SQLite's expression depth limit (1000).
+pub fn fold<T: 'static>(mut parts: Vec<Cond<T>>, any: bool) -> Option<Cond<T>>
 where
     diesel::dsl::Or<Cond<T>, Cond<T>>: BoxableExpression<T, MultiBackend, SqlType = Nullable<Bool>>,
     diesel::dsl::And<Cond<T>, Cond<T>>:
         BoxableExpression<T, MultiBackend, SqlType = Nullable<Bool>>,
 {
     use diesel::BoolExpressionMethods;
-    parts.into_iter().reduce(|a, b| -> Cond<T> {
-        if any {
-            Box::new(a.or(b))
-        } else {
-            Box::new(a.and(b))
-        }
+    if parts.len() <= 1 {
+        return parts.pop();
+    }
+    let right = parts.split_off(parts.len() / 2);
+    let (a, b) = (fold(parts, any)?, fold(right, any)?);
+    Some(if any {
+        Box::new(a.or(b))
+    } else {
+        Box::new(a.and(b))
     })
 }
 

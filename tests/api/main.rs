@@ -3,6 +3,8 @@
 
 mod common;
 
+mod auth;
+mod errors;
 mod migrations;
 mod refunds;
 mod relationships;

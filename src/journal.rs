@@ -1,0 +1,113 @@
+//! The journal: a `versions` row and an `events` row for every change, written by the
+//! caller's transaction so no change is ever visible without them.
+
+use diesel::prelude::*;
+use serde_json::{json, Map, Value};
+
+use crate::auth::{Auth, Scope};
+use crate::db::schema::{events, versions};
+use crate::db::{counts, DbConnection};
+use crate::ids::new_id;
+
+/// Who made a change: the token's application and owner.
+pub fn who(auth: &Auth) -> Value {
+    let c = &auth.claims;
+    json!({
+        "application": { "id": c.application.id, "kind": c.application.kind },
+        "owner": c.owner.as_ref().map(|o| json!({ "id": o.id, "type": o.kind })),
+    })
+}
+
+/// One change of one resource.
+pub struct Change<'a> {
+    pub resource_type: &'static str,
+    pub resource_id: &'a str,
+    pub order_id: &'a str,
+    /// `create`, `update` or `destroy`.
+    pub event: &'static str,
+    /// Attributes before the change (`None` for a create).
+    pub before: Option<&'a Map<String, Value>>,
+    /// Attributes after the change (before it, for a destroy).
+    pub after: &'a Map<String, Value>,
+    /// The event's name, e.g. `refunds.create` or `captures.refund`.
+    pub name: &'a str,
+}
+
+/// `attribute → [before, after]` for every attribute that changed (`updated_at` aside).
+pub fn changes(
+    before: Option<&Map<String, Value>>,
+    after: &Map<String, Value>,
+) -> Map<String, Value> {
+    after
+        .iter()
+        .filter(|(k, _)| k.as_str() != "updated_at")
+        .filter_map(|(k, new)| {
+            let old = before
+                .and_then(|b| b.get(k))
+                .cloned()
+                .unwrap_or(Value::Null);
+            (before.is_none() || &old != new).then(|| (k.clone(), json!([old, new])))
+        })
+        .collect()
+}
+
+/// Writes the version and the event of `change`.
+pub fn record(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    who: &Value,
+    change: Change,
+) -> QueryResult<()> {
+    let now = crate::clock::now();
+    let snapshot = Value::Object(change.after.clone()).to_string();
+    let diff = match change.event {
+        "destroy" => Map::new(),
+        _ => changes(change.before, change.after),
+    };
+    diesel::insert_into(versions::table)
+        .values((
+            versions::id.eq(new_id()),
+            versions::organization_id.eq(&scope.organization_id),
+            versions::mode.eq(scope.mode),
+            versions::order_id.eq(change.order_id),
+            versions::resource_type.eq(change.resource_type),
+            versions::resource_id.eq(change.resource_id),
+            versions::event.eq(change.event),
+            versions::changes.eq(Value::Object(diff).to_string()),
+            versions::snapshot.eq(&snapshot),
+            versions::who.eq(who.to_string()),
+            versions::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(new_id()),
+            events::organization_id.eq(&scope.organization_id),
+            events::mode.eq(scope.mode),
+            events::order_id.eq(change.order_id),
+            events::name.eq(change.name),
+            events::resource_type.eq(change.resource_type),
+            events::resource_id.eq(change.resource_id),
+            events::payload.eq(&snapshot),
+            events::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    counts::add(conn, &scope.organization_id, scope.mode, "versions", 1)?;
+    counts::add(conn, &scope.organization_id, scope.mode, "events", 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changes;
+    use serde_json::json;
+
+    #[test]
+    fn lists_what_changed() {
+        let before = json!({"a": 1, "b": "x", "updated_at": "t1"});
+        let after = json!({"a": 1, "b": "y", "updated_at": "t2"});
+        let diff = changes(before.as_object(), after.as_object().unwrap());
+        assert_eq!(serde_json::Value::Object(diff), json!({"b": ["x", "y"]}));
+        let created = changes(None, after.as_object().unwrap());
+        assert_eq!(created["a"], json!([null, 1]));
+    }
+}

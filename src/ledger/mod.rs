@@ -1,0 +1,656 @@
+//! Moving money: refunds drawn on captures, atomically, idempotently, journaled.
+//!
+//! Every refund runs in one transaction that first locks its order (the first statement
+//! is a write to the order row: a row lock on PostgreSQL, the database write lock on
+//! SQLite, taken before anything is read). On PostgreSQL the captures involved are then
+//! locked `FOR UPDATE` as well. Balances are read only after the lock, so two refunds of
+//! one capture, in one process or in several, can never take more than was captured.
+
+pub mod gateway;
+pub mod routes;
+
+use diesel::prelude::*;
+use serde_json::{json, Map, Value};
+
+use crate::auth::Auth;
+use crate::db::schema::{captures, orders, refund_captures, refunds};
+use crate::db::{counts, DbConnection};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::ids::new_id;
+use crate::journal::{self, Change};
+use crate::resources::{captures as capture_res, orders as order_res, refunds as refund_res};
+use gateway::{Gateway, GatewayRefund};
+
+/// What a refund is asked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Only this capture.
+    Capture(String),
+    /// The captures of this authorization, oldest first.
+    Authorization(String),
+    /// The captures of every authorization of this order, oldest first.
+    Order(String),
+}
+
+impl Target {
+    fn kind(&self) -> &'static str {
+        match self {
+            Target::Capture(_) => "capture",
+            Target::Authorization(_) => "authorization",
+            Target::Order(_) => "order",
+        }
+    }
+
+    /// Where the target sits in a `POST /api/refunds` document.
+    pub fn pointer(&self) -> &'static str {
+        match self {
+            Target::Capture(_) => "/data/relationships/reference_capture/data/id",
+            Target::Authorization(_) => "/data/relationships/authorization/data/id",
+            Target::Order(_) => "/data/relationships/order/data/id",
+        }
+    }
+}
+
+/// A refund to create.
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub target: Target,
+    /// `None`: everything still refundable on the target.
+    pub amount_cents: Option<i64>,
+    pub currency_code: Option<String>,
+    /// The client's idempotency key; generated when absent.
+    pub key: Option<String>,
+    pub reference: Option<String>,
+    pub reference_origin: Option<String>,
+    pub metadata: Option<String>,
+    /// Digest of the request, to tell a replay from a reused key.
+    pub request_hash: String,
+}
+
+/// What a create did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new refund (`201`).
+    Created(String),
+    /// The refund stored under the same key for the same request (`200`).
+    Replayed(String),
+}
+
+/// Errors inside a refund transaction; a replay found under the lock rolls it back too.
+enum TxError {
+    Api(ApiError),
+    Db(diesel::result::Error),
+    Replay(Box<refund_res::Row>),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl From<ApiError> for TxError {
+    fn from(e: ApiError) -> Self {
+        TxError::Api(e)
+    }
+}
+
+fn validation(pointer: &str, detail: impl Into<String>) -> ApiError {
+    ApiError::pointer(Code::ValidationError, pointer, detail)
+}
+
+fn by_key(conn: &mut DbConnection, auth: &Auth, key: &str) -> QueryResult<Option<refund_res::Row>> {
+    refunds::table
+        .filter(refunds::organization_id.eq(&auth.scope.organization_id))
+        .filter(refunds::mode.eq(auth.scope.mode))
+        .filter(refunds::key.eq(key))
+        .first::<refund_res::Row>(conn)
+        .optional()
+}
+
+fn replay(row: refund_res::Row, request_hash: &str) -> ApiResult<Outcome> {
+    if row.request_hash == request_hash {
+        Ok(Outcome::Replayed(row.id))
+    } else {
+        Err(ApiError::pointer(
+            Code::IdempotencyKeyReused,
+            "/data/attributes/key",
+            "This key was used for a different refund request",
+        ))
+    }
+}
+
+fn is_key_conflict(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            info.constraint_name() == Some("refunds_key") || info.message().contains("refunds.key")
+        }
+        _ => false,
+    }
+}
+
+/// Creates a refund, or returns the one stored under the same key for the same request.
+pub fn create(
+    conn: &mut DbConnection,
+    auth: &Auth,
+    gateway: &dyn Gateway,
+    req: NewRefund,
+) -> ApiResult<Outcome> {
+    let key = req
+        .key
+        .clone()
+        .unwrap_or_else(|| format!("ref-{}", new_id()));
+    if let Some(found) = by_key(conn, auth, &key)? {
+        return replay(found, &req.request_hash);
+    }
+    let result = conn.transaction(|conn| create_locked(conn, auth, gateway, &req, &key));
+    match result {
+        Ok(id) => Ok(Outcome::Created(id)),
+        Err(TxError::Api(e)) => Err(e),
+        Err(TxError::Replay(row)) => replay(*row, &req.request_hash),
+        Err(TxError::Db(e)) if is_key_conflict(&e) => match by_key(conn, auth, &key)? {
+            Some(row) => replay(row, &req.request_hash),
+            None => Err(e.into()),
+        },
+        Err(TxError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// The order a target belongs to, checked to be the token's.
+fn order_of(conn: &mut DbConnection, auth: &Auth, target: &Target) -> Result<String, TxError> {
+    let s = &auth.scope;
+    let found = match target {
+        Target::Capture(id) => captures::table
+            .filter(captures::id.eq(id))
+            .filter(captures::organization_id.eq(&s.organization_id))
+            .filter(captures::mode.eq(s.mode))
+            .select(captures::order_id)
+            .first::<String>(conn)
+            .optional()?,
+        Target::Authorization(id) => crate::db::schema::authorizations::table
+            .filter(crate::db::schema::authorizations::id.eq(id))
+            .filter(crate::db::schema::authorizations::organization_id.eq(&s.organization_id))
+            .filter(crate::db::schema::authorizations::mode.eq(s.mode))
+            .select(crate::db::schema::authorizations::order_id)
+            .first::<String>(conn)
+            .optional()?,
+        Target::Order(id) => orders::table
+            .filter(orders::id.eq(id))
+            .filter(orders::organization_id.eq(&s.organization_id))
+            .filter(orders::mode.eq(s.mode))
+            .select(orders::id)
+            .first::<String>(conn)
+            .optional()?,
+    };
+    found.ok_or_else(|| {
+        TxError::Api(validation(
+            target.pointer(),
+            format!("No such {} of this organization", target.kind()),
+        ))
+    })
+}
+
+/// Takes the order's lock, and on PostgreSQL the locks of its captures.
+fn lock(
+    conn: &mut DbConnection,
+    order_id: &str,
+    next_sequence: bool,
+) -> QueryResult<order_res::Row> {
+    // A write first: on SQLite it takes the database write lock before any read.
+    let bump = if next_sequence { 1 } else { 0 };
+    diesel::update(orders::table.find(order_id))
+        .set(orders::transactions_count.eq(orders::transactions_count + bump))
+        .execute(conn)?;
+    if let DbConnection::Postgresql(pg) = conn {
+        captures::table
+            .filter(captures::order_id.eq(order_id))
+            .select(captures::id)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    orders::table.find(order_id).first(conn)
+}
+
+/// The succeeded captures a target draws on, oldest first.
+fn captures_of(
+    conn: &mut DbConnection,
+    target: &Target,
+    order_id: &str,
+) -> QueryResult<Vec<capture_res::Row>> {
+    let mut q = captures::table
+        .filter(captures::order_id.eq(order_id))
+        .into_boxed::<crate::db::MultiBackend>();
+    q = match target {
+        Target::Capture(id) => q.filter(captures::id.eq(id.clone())),
+        Target::Authorization(id) => q.filter(captures::authorization_id.eq(id.clone())),
+        Target::Order(_) => q,
+    };
+    // Oldest first; `id` breaks ties so the split is deterministic.
+    q.order((captures::created_at.asc(), captures::id.asc()))
+        .load(conn)
+}
+
+/// How much to take from each capture: oldest first, each up to its balance.
+pub fn plan(balances: &[(String, i64)], amount: i64) -> Vec<(String, i64)> {
+    let mut left = amount;
+    let mut out = Vec::new();
+    for (id, balance) in balances {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(*balance);
+        if take > 0 {
+            out.push((id.clone(), take));
+            left -= take;
+        }
+    }
+    out
+}
+
+/// The refundable balance of `captures`, checked against `amount`; returns the split.
+fn split(captures: &[capture_res::Row], amount: i64) -> ApiResult<Vec<(String, i64)>> {
+    let balances: Vec<(String, i64)> = captures
+        .iter()
+        .filter(|c| c.succeeded)
+        .map(|c| (c.id.clone(), c.refund_balance_cents))
+        .collect();
+    let balance: i64 = balances.iter().map(|(_, b)| b).sum();
+    if amount > balance {
+        let mut e = ApiError::pointer(
+            Code::InsufficientFunds,
+            "/data/attributes/amount_cents",
+            format!("The refund of {amount} exceeds the refundable balance of {balance}"),
+        );
+        e.meta = Some(Map::from_iter([(
+            "balance_cents".to_owned(),
+            json!(balance),
+        )]));
+        return Err(e);
+    }
+    Ok(plan(&balances, amount))
+}
+
+fn create_locked(
+    conn: &mut DbConnection,
+    auth: &Auth,
+    gateway: &dyn Gateway,
+    req: &NewRefund,
+    key: &str,
+) -> Result<String, TxError> {
+    let order_id = order_of(conn, auth, &req.target)?;
+    let order = lock(conn, &order_id, true)?;
+    // A concurrent request with this key may have committed while we waited.
+    if let Some(row) = by_key(conn, auth, key)? {
+        return Err(TxError::Replay(Box::new(row)));
+    }
+    let captures = captures_of(conn, &req.target, &order_id)?;
+    if let Target::Capture(_) = req.target {
+        if captures.iter().any(|c| !c.succeeded) {
+            return Err(validation(
+                req.target.pointer(),
+                "The capture did not succeed: nothing to refund",
+            )
+            .into());
+        }
+    }
+    let currency = captures
+        .first()
+        .map_or(order.currency_code.clone(), |c| c.currency_code.clone());
+    let balance: i64 = captures
+        .iter()
+        .filter(|c| c.succeeded)
+        .map(|c| c.refund_balance_cents)
+        .sum();
+    let amount = match req.amount_cents {
+        Some(a) if a <= 0 => {
+            return Err(validation(
+                "/data/attributes/amount_cents",
+                "`amount_cents` must be positive",
+            )
+            .into())
+        }
+        Some(a) => {
+            match &req.currency_code {
+                None => {
+                    return Err(validation(
+                        "/data/attributes/currency_code",
+                        "`currency_code` is required with `amount_cents`",
+                    )
+                    .into())
+                }
+                Some(c) if *c != currency => {
+                    return Err(validation(
+                        "/data/attributes/currency_code",
+                        format!("`currency_code` must be {currency}, the currency of the capture"),
+                    )
+                    .into())
+                }
+                Some(_) => {}
+            }
+            a
+        }
+        None => {
+            if let Some(c) = &req.currency_code {
+                if *c != currency {
+                    return Err(validation(
+                        "/data/attributes/currency_code",
+                        format!("`currency_code` must be {currency}, the currency of the capture"),
+                    )
+                    .into());
+                }
+            }
+            if balance == 0 {
+                return Err(ApiError::pointer(
+                    Code::InsufficientFunds,
+                    req.target.pointer(),
+                    "Nothing is left to refund",
+                )
+                .into());
+            }
+            balance
+        }
+    };
+    let splits = split(&captures, amount)?;
+    let first = splits
+        .first()
+        .and_then(|(id, _)| captures.iter().find(|c| &c.id == id))
+        .ok_or_else(|| ApiError::internal("refund", "empty split"))?;
+    let answer = gateway.refund(&GatewayRefund {
+        amount_cents: amount,
+        currency_code: &currency,
+    });
+    let now = crate::clock::now();
+    let row = refund_res::Row {
+        id: new_id(),
+        organization_id: auth.scope.organization_id.clone(),
+        mode: auth.scope.mode.into(),
+        order_id: order_id.clone(),
+        reference_capture_id: Some(first.id.clone()),
+        authorization_id: Some(first.authorization_id.clone()),
+        number: format!("{}/T/{:03}", order.number, order.transactions_count),
+        key: key.to_owned(),
+        currency_code: currency.clone(),
+        amount_cents: amount,
+        succeeded: answer.succeeded,
+        payment_method_type: first.payment_method_type.clone(),
+        message: Some(answer.message),
+        error_code: answer.error_code,
+        error_detail: answer.error_detail,
+        token: answer.token,
+        gateway_transaction_id: answer.gateway_transaction_id,
+        reference: req.reference.clone(),
+        reference_origin: req.reference_origin.clone(),
+        metadata: req.metadata.clone().unwrap_or_else(|| "{}".into()),
+        created_at: now,
+        updated_at: now,
+        target_type: req.target.kind().into(),
+        request_hash: req.request_hash.clone(),
+    };
+    diesel::insert_into(refunds::table)
+        .values(&row)
+        .execute(conn)?;
+    counts::add(
+        conn,
+        &auth.scope.organization_id,
+        auth.scope.mode,
+        "refunds",
+        1,
+    )?;
+    let who = journal::who(auth);
+    let view = refund_res::view(row.clone());
+    journal::record(
+        conn,
+        &auth.scope,
+        &who,
+        Change {
+            resource_type: "refunds",
+            resource_id: &row.id,
+            order_id: &order_id,
+            event: "create",
+            before: None,
+            after: &view.attributes,
+            name: "refunds.create",
+        },
+    )?;
+    if row.succeeded {
+        take(conn, auth, &who, &row, &captures, &splits, &order)?;
+    }
+    Ok(row.id)
+}
+
+/// Moves a succeeded refund's money: refund_captures rows, capture balances, order status.
+fn take(
+    conn: &mut DbConnection,
+    auth: &Auth,
+    who: &Value,
+    refund: &refund_res::Row,
+    captures: &[capture_res::Row],
+    splits: &[(String, i64)],
+    order: &order_res::Row,
+) -> Result<(), TxError> {
+    let now = crate::clock::now();
+    for (capture_id, amount) in splits {
+        let before = captures
+            .iter()
+            .find(|c| &c.id == capture_id)
+            .ok_or_else(|| ApiError::internal("refund", "split of an unknown capture"))?;
+        diesel::insert_into(refund_captures::table)
+            .values((
+                refund_captures::id.eq(new_id()),
+                refund_captures::organization_id.eq(&refund.organization_id),
+                refund_captures::mode.eq(&refund.mode),
+                refund_captures::order_id.eq(&refund.order_id),
+                refund_captures::refund_id.eq(&refund.id),
+                refund_captures::capture_id.eq(capture_id),
+                refund_captures::currency_code.eq(&refund.currency_code),
+                refund_captures::amount_cents.eq(amount),
+                refund_captures::created_at.eq(now),
+                refund_captures::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let mut after = before.clone();
+        after.refund_amount_cents += amount;
+        after.refund_balance_cents -= amount;
+        after.updated_at = now;
+        diesel::update(captures::table.find(capture_id))
+            .set((
+                captures::refund_amount_cents.eq(after.refund_amount_cents),
+                captures::refund_balance_cents.eq(after.refund_balance_cents),
+                captures::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let (b, a) = (capture_res::view(before.clone()), capture_res::view(after));
+        journal::record(
+            conn,
+            &auth.scope,
+            who,
+            Change {
+                resource_type: "captures",
+                resource_id: capture_id,
+                order_id: &refund.order_id,
+                event: "update",
+                before: Some(&b.attributes),
+                after: &a.attributes,
+                name: "captures.refund",
+            },
+        )?;
+    }
+    counts::add(
+        conn,
+        &refund.organization_id,
+        &refund.mode,
+        "refund_captures",
+        splits.len() as i64,
+    )?;
+    // The order's status follows what is now refunded of what was captured.
+    let amounts: Vec<(i64, i64)> = captures::table
+        .filter(captures::order_id.eq(&refund.order_id))
+        .filter(captures::succeeded.eq(true))
+        .select((captures::amount_cents, captures::refund_amount_cents))
+        .load(conn)?;
+    let captured: i64 = amounts.iter().map(|(c, _)| c).sum();
+    let refunded: i64 = amounts.iter().map(|(_, r)| r).sum();
+    let status = if refunded >= captured {
+        "refunded"
+    } else {
+        "partially_refunded"
+    };
+    if status != order.payment_status {
+        let mut after = order.clone();
+        after.payment_status = status.into();
+        after.updated_at = now;
+        diesel::update(orders::table.find(&order.id))
+            .set((
+                orders::payment_status.eq(status),
+                orders::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let (b, a) = (order_res::view(order.clone()), order_res::view(after));
+        journal::record(
+            conn,
+            &auth.scope,
+            who,
+            Change {
+                resource_type: "orders",
+                resource_id: &order.id,
+                order_id: &order.id,
+                event: "update",
+                before: Some(&b.attributes),
+                after: &a.attributes,
+                name: "orders.update",
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The changes `PATCH /api/refunds/{id}` may make.
+#[derive(Debug, Default, Clone)]
+pub struct RefundPatch {
+    pub reference: Option<Option<String>>,
+    pub reference_origin: Option<Option<String>>,
+    pub metadata: Option<String>,
+    /// `succeeded: true` or `_forward: true`.
+    pub forward: bool,
+    /// `succeeded: false`.
+    pub unforward: bool,
+}
+
+/// Updates a refund; forwarding a declined one takes its amount from its captures now.
+pub fn update(conn: &mut DbConnection, auth: &Auth, id: &str, patch: RefundPatch) -> ApiResult<()> {
+    let result = conn.transaction(|conn| -> Result<(), TxError> {
+        let scope = &auth.scope;
+        let order_id: String = refunds::table
+            .filter(refunds::id.eq(id))
+            .filter(refunds::organization_id.eq(&scope.organization_id))
+            .filter(refunds::mode.eq(scope.mode))
+            .select(refunds::order_id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("refunds"))?;
+        let order = lock(conn, &order_id, false)?;
+        let row: refund_res::Row = refunds::table.find(id).first(conn)?;
+        let mut after = row.clone();
+        if let Some(r) = patch.reference {
+            after.reference = r;
+        }
+        if let Some(r) = patch.reference_origin {
+            after.reference_origin = r;
+        }
+        if let Some(m) = patch.metadata {
+            after.metadata = m;
+        }
+        if patch.unforward && row.succeeded {
+            return Err(validation(
+                "/data/attributes/succeeded",
+                "A succeeded refund moved money and cannot be marked failed",
+            )
+            .into());
+        }
+        let forwarding = patch.forward && !row.succeeded;
+        if forwarding {
+            let target = match row.target_type.as_str() {
+                "authorization" => {
+                    Target::Authorization(row.authorization_id.clone().unwrap_or_default())
+                }
+                "order" => Target::Order(row.order_id.clone()),
+                _ => Target::Capture(row.reference_capture_id.clone().unwrap_or_default()),
+            };
+            let captures = captures_of(conn, &target, &order_id)?;
+            let splits = split(&captures, row.amount_cents)?;
+            after.succeeded = true;
+            after.message = Some("Forwarded".into());
+            after.error_code = None;
+            after.error_detail = None;
+            let who = journal::who(auth);
+            take(conn, auth, &who, &after, &captures, &splits, &order)?;
+        }
+        let (b, mut a) = (
+            refund_res::view(row.clone()),
+            refund_res::view(after.clone()),
+        );
+        if journal::changes(Some(&b.attributes), &a.attributes).is_empty() {
+            return Ok(());
+        }
+        after.updated_at = crate::clock::now();
+        a = refund_res::view(after.clone());
+        diesel::update(refunds::table.find(id))
+            .set((
+                refunds::reference.eq(&after.reference),
+                refunds::reference_origin.eq(&after.reference_origin),
+                refunds::metadata.eq(&after.metadata),
+                refunds::succeeded.eq(after.succeeded),
+                refunds::message.eq(&after.message),
+                refunds::error_code.eq(&after.error_code),
+                refunds::error_detail.eq(&after.error_detail),
+                refunds::updated_at.eq(after.updated_at),
+            ))
+            .execute(conn)?;
+        journal::record(
+            conn,
+            scope,
+            &journal::who(auth),
+            Change {
+                resource_type: "refunds",
+                resource_id: id,
+                order_id: &order_id,
+                event: "update",
+                before: Some(&b.attributes),
+                after: &a.attributes,
+                name: if forwarding {
+                    "refunds.forward"
+                } else {
+                    "refunds.update"
+                },
+            },
+        )?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(TxError::Api(e)) => Err(e),
+        Err(TxError::Db(e)) => Err(e.into()),
+        Err(TxError::Replay(_)) => Err(ApiError::internal("refund update", "unexpected replay")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan;
+
+    #[test]
+    fn plans_oldest_first_up_to_each_balance() {
+        let caps = vec![
+            ("a".to_owned(), 300),
+            ("b".to_owned(), 0),
+            ("c".to_owned(), 500),
+        ];
+        assert_eq!(plan(&caps, 200), vec![("a".to_owned(), 200)]);
+        assert_eq!(
+            plan(&caps, 700),
+            vec![("a".to_owned(), 300), ("c".to_owned(), 400)]
+        );
+        assert_eq!(plan(&caps, 800).iter().map(|(_, x)| x).sum::<i64>(), 800);
+    }
+}
