@@ -23,6 +23,7 @@ pub struct Settings {
     pub jwt_secret: String,
     pub jwt_public_key_path: String,
     pub jwt_leeway_seconds: u64,
+    pub max_body_bytes: usize,
     pub page_size_default: u32,
     pub page_size_max: u32,
 }

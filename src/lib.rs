@@ -17,6 +17,7 @@ pub mod resources;
 pub mod seed;
 pub mod server;
 pub mod telemetry;
+pub mod writes;
 
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub pool: db::Pool,
     pub settings: Settings,
     pub keys: auth::Keys,
+    /// Where refunds are executed (the built-in `test` gateway).
+    pub gateway: std::sync::Arc<dyn ledger::gateway::Gateway>,
 }
 
 impl AppState {
@@ -63,6 +66,7 @@ impl AppState {
             pool,
             settings,
             keys,
+            gateway: std::sync::Arc::new(ledger::gateway::TestGateway),
         })
     }
 

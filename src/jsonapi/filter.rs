@@ -407,8 +407,9 @@ pub fn like_escape(s: &str) -> String {
 }
 
 /// The lower-cased LIKE pattern for a text predicate and value.
+/// ASCII folding only, exactly like SQL `lower()` on both backends here.
 pub fn like_pattern(op: Op, value: &str) -> String {
-    let v = value.to_lowercase();
+    let v = value.to_ascii_lowercase();
     match op {
         Op::Start | Op::NotStart => format!("{}%", like_escape(&v)),
         Op::End | Op::NotEnd => format!("%{}", like_escape(&v)),

@@ -25,11 +25,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/{type}")
             .route(web::get().to(list))
+            .route(web::post().to(crate::writes::create))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
         web::resource("/{type}/{id}")
             .route(web::get().to(show))
+            .route(web::patch().to(crate::writes::update))
+            .route(web::delete().to(crate::writes::destroy))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -89,6 +92,37 @@ pub async fn with_conn<T: Send + 'static>(
         work(&mut conn)
     })
     .await?
+}
+
+/// Answers a write with the resource's document (`201` adds `Location`).
+pub async fn respond_with(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    auth: Auth,
+    type_name: &str,
+    id: String,
+    status: actix_web::http::StatusCode,
+) -> ApiResult<HttpResponse> {
+    let kind = kind(type_name)?;
+    let params = params(req, state, kind.def(), Shape::Single)?;
+    let urls = Urls::of(req, state);
+    let location = format!("{}/{}/{}", urls.api, kind.def().type_name, id);
+    let self_link = location.clone();
+    let doc = with_conn(state, move |conn| {
+        let record = find_one(conn, kind, &auth, &id)?;
+        let (primary, included) = includes::load(conn, &auth.scope, vec![record], &params.include)?;
+        let renderer = Renderer {
+            api_base: &urls.api,
+            fields: &params.fields,
+        };
+        Ok(renderer.single(primary.first(), &included, &self_link))
+    })
+    .await?;
+    let mut resp = HttpResponse::build(status);
+    if status == actix_web::http::StatusCode::CREATED {
+        resp.insert_header((actix_web::http::header::LOCATION, location));
+    }
+    Ok(resp.content_type(MEDIA_TYPE).json(doc))
 }
 
 fn kind(type_name: &str) -> ApiResult<&'static dyn Resource> {

@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod errors;
+mod filters;
 mod migrations;
 mod refunds;
 mod relationships;

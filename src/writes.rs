@@ -1,0 +1,83 @@
+//! Write requests: the body limit, write permission, and which resource handles a
+//! POST, PATCH or DELETE (the rest answer 405).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::resources::routes::method_not_allowed;
+use crate::AppState;
+
+/// The request body, at most `max_body_bytes` long (`413` beyond).
+pub async fn body(payload: web::Payload, state: &AppState) -> ApiResult<web::Bytes> {
+    let limit = state.settings.max_body_bytes;
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(ApiError::new(
+            Code::InvalidDataFormat,
+            format!("The body could not be read: {e}"),
+        )),
+        Err(_) => Err(ApiError::new(
+            Code::PayloadTooLarge,
+            format!("Request bodies are limited to {limit} bytes"),
+        )),
+    }
+}
+
+/// Writes need an admin integration or webapp token (`401` otherwise, as the contract says).
+pub fn require_write(auth: &Auth) -> ApiResult<()> {
+    if auth.can_write() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Code::Unauthorized,
+            "This token may only read",
+        ))
+    }
+}
+
+/// `POST /api/{type}`.
+pub async fn create(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    match path.as_str() {
+        "refunds" => crate::ledger::routes::create(req, auth, state, payload).await,
+        _ => method_not_allowed(req).await,
+    }
+}
+
+/// `PATCH /api/{type}/{id}`.
+pub async fn update(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let (type_name, id) = path.into_inner();
+    match type_name.as_str() {
+        "refunds" => crate::ledger::routes::update(req, auth, state, id, payload).await,
+        _ => method_not_allowed(req).await,
+    }
+}
+
+/// `DELETE /api/{type}/{id}`: money that moved stays on record, so refunds answer 405.
+pub async fn destroy(
+    req: HttpRequest,
+    _auth: Auth,
+    _state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (type_name, _id) = path.into_inner();
+    #[expect(
+        clippy::match_single_binding,
+        reason = "resources that can be deleted add an arm"
+    )]
+    match type_name.as_str() {
+        _ => method_not_allowed(req).await,
+    }
+}
