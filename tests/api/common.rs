@@ -146,6 +146,32 @@ impl TestApp {
         (status, headers, body)
     }
 
+    /// Sends a JSON:API body with `method` (`POST`, `PATCH`, ...).
+    pub async fn send(
+        &self,
+        method: actix_web::http::Method,
+        uri: &str,
+        token: &str,
+        body: &Value,
+    ) -> (StatusCode, actix_web::http::header::HeaderMap, Value) {
+        let req = atest::TestRequest::default()
+            .method(method)
+            .uri(uri)
+            .insert_header(("Content-Type", "application/vnd.api+json"))
+            .set_payload(body.to_string());
+        self.raw(req, Some(token)).await
+    }
+
+    pub async fn post(&self, uri: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let (status, _, body) = self.send(actix_web::http::Method::POST, uri, token, body).await;
+        (status, body)
+    }
+
+    pub async fn patch(&self, uri: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let (status, _, body) = self.send(actix_web::http::Method::PATCH, uri, token, body).await;
+        (status, body)
+    }
+
     /// Every item of a collection, following `links.next`.
     pub async fn all(&self, uri: &str, token: &str) -> Vec<Value> {
         let mut out = Vec::new();
