@@ -183,6 +183,39 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<usize, String> {
     reverted.map_err(|e| e.to_string())
 }
 
+/// A transaction for a unit of work that writes. On SQLite it starts with
+/// `BEGIN IMMEDIATE`, taking the write lock before the first read: a deferred transaction
+/// that reads and then writes fails at once with SQLITE_BUSY when another writer commits
+/// in between, whatever the busy timeout. On PostgreSQL it is a plain transaction; row
+/// locks are taken by the work itself.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgresql(_) => {
+            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
+        }
+    }
+    match work(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
 /// Whether a connection error means "the server is not there".
 pub fn is_unreachable(err: &ConnectionError) -> bool {
     matches!(err, ConnectionError::BadConnection(_))

@@ -1,8 +1,7 @@
 //! Moving money: refunds drawn on captures, atomically, idempotently, journaled.
 //!
-//! Every refund runs in one transaction that first locks its order (the first statement
-//! is a write to the order row: a row lock on PostgreSQL, the database write lock on
-//! SQLite, taken before anything is read). On PostgreSQL the captures involved are then
+//! Every refund runs in one write transaction (`BEGIN IMMEDIATE` on SQLite: the database
+//! write lock before anything is read) that first locks its order row on PostgreSQL. On PostgreSQL the captures involved are then
 //! locked `FOR UPDATE` as well. Balances are read only after the lock, so two refunds of
 //! one capture, in one process or in several, can never take more than was captured.
 
@@ -144,7 +143,8 @@ pub fn create(
     if let Some(found) = by_key(conn, auth, &key)? {
         return replay(found, &req.request_hash);
     }
-    let result = conn.transaction(|conn| create_locked(conn, auth, gateway, &req, &key));
+    let result =
+        crate::db::write_transaction(conn, |conn| create_locked(conn, auth, gateway, &req, &key));
     match result {
         Ok(id) => Ok(Outcome::Created(id)),
         Err(TxError::Api(e)) => Err(e),
@@ -539,7 +539,7 @@ pub struct RefundPatch {
 
 /// Updates a refund; forwarding a declined one takes its amount from its captures now.
 pub fn update(conn: &mut DbConnection, auth: &Auth, id: &str, patch: RefundPatch) -> ApiResult<()> {
-    let result = conn.transaction(|conn| -> Result<(), TxError> {
+    let result = crate::db::write_transaction(conn, |conn| -> Result<(), TxError> {
         let scope = &auth.scope;
         let order_id: String = refunds::table
             .filter(refunds::id.eq(id))

@@ -45,6 +45,8 @@ impl Drop for Guard {
 pub struct TestApp {
     pub backend: Backend,
     pub state: web::Data<AppState>,
+    /// The test's own database, for other processes of the service.
+    pub database_url: String,
     _guard: Guard,
 }
 
@@ -57,6 +59,11 @@ impl TestApp {
 
     /// A migrated app whose settings `tweak` may adjust.
     pub async fn with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
+        // Server-side errors (logged, never sent) show in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn")
+            .with_test_writer()
+            .try_init();
         let (url, guard) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -76,7 +83,7 @@ impl TestApp {
             }
         };
         let mut settings = Settings::defaults();
-        settings.database_url = url;
+        settings.database_url = url.clone();
         settings.public_url = PUBLIC_URL.into();
         settings.pool_size = 4;
         settings.pool_timeout_ms = 10_000;
@@ -86,6 +93,7 @@ impl TestApp {
         Self {
             backend,
             state: web::Data::new(state),
+            database_url: url,
             _guard: guard,
         }
     }
@@ -163,12 +171,16 @@ impl TestApp {
     }
 
     pub async fn post(&self, uri: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        let (status, _, body) = self.send(actix_web::http::Method::POST, uri, token, body).await;
+        let (status, _, body) = self
+            .send(actix_web::http::Method::POST, uri, token, body)
+            .await;
         (status, body)
     }
 
     pub async fn patch(&self, uri: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        let (status, _, body) = self.send(actix_web::http::Method::PATCH, uri, token, body).await;
+        let (status, _, body) = self
+            .send(actix_web::http::Method::PATCH, uri, token, body)
+            .await;
         (status, body)
     }
 
@@ -186,6 +198,153 @@ impl TestApp {
         }
         out
     }
+}
+
+/// Rows made by [`TestApp::payments`].
+#[derive(Debug, Clone)]
+pub struct Payments {
+    pub order_id: String,
+    pub order_number: String,
+    pub authorization_id: String,
+    pub capture_ids: Vec<String>,
+}
+
+impl TestApp {
+    /// An order of `slug` (test mode) with one authorization of `sum(captures)` and one
+    /// succeeded capture per amount, a minute apart (oldest first), written directly.
+    pub fn payments(&self, slug: &str, number: &str, currency: &str, captures: &[i64]) -> Payments {
+        self.payments_with(slug, number, currency, captures, true)
+    }
+
+    pub fn payments_with(
+        &self,
+        slug: &str,
+        number: &str,
+        currency: &str,
+        captures: &[i64],
+        succeeded: bool,
+    ) -> Payments {
+        use refunds::db::schema::{authorizations as a, captures as c, orders as o};
+        use refunds::resources::{
+            authorizations::Row as Auth, captures::Row as Capture, orders::Row as Order,
+        };
+        let mut conn = self.state.pool.get().expect("connection");
+        let org = refunds::ids::organization_id(slug);
+        let t0 = chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let total: i64 = captures.iter().sum();
+        let order = Order {
+            id: refunds::ids::new_id(),
+            organization_id: org.clone(),
+            mode: "test".into(),
+            number: number.into(),
+            currency_code: currency.into(),
+            customer_email: Some("ada@example.com".into()),
+            customer_id: Some("cust-ada".into()),
+            market_id: Some("mkt-eu".into()),
+            total_amount_cents: total,
+            shipping_amount_cents: 0,
+            payment_status: "paid".into(),
+            transactions_count: 1 + captures.len() as i32,
+            reference: None,
+            reference_origin: None,
+            metadata: "{}".into(),
+            created_at: t0,
+            updated_at: t0,
+        };
+        let auth = Auth {
+            id: refunds::ids::new_id(),
+            organization_id: org.clone(),
+            mode: "test".into(),
+            order_id: order.id.clone(),
+            number: format!("{number}/T/001"),
+            currency_code: currency.into(),
+            amount_cents: total,
+            succeeded: true,
+            payment_method_type: Some("credit card".into()),
+            message: None,
+            error_code: None,
+            error_detail: None,
+            token: None,
+            gateway_transaction_id: None,
+            reference: None,
+            reference_origin: None,
+            metadata: "{}".into(),
+            created_at: t0,
+            updated_at: t0,
+        };
+        let caps: Vec<Capture> = captures
+            .iter()
+            .enumerate()
+            .map(|(i, amount)| {
+                let at = t0 + chrono::Duration::minutes(1 + i as i64);
+                Capture {
+                    id: refunds::ids::new_id(),
+                    organization_id: org.clone(),
+                    mode: "test".into(),
+                    order_id: order.id.clone(),
+                    authorization_id: auth.id.clone(),
+                    number: format!("{number}/T/{:03}", i + 2),
+                    currency_code: currency.into(),
+                    amount_cents: *amount,
+                    refund_amount_cents: 0,
+                    refund_balance_cents: *amount,
+                    succeeded,
+                    payment_method_type: Some("credit card".into()),
+                    message: None,
+                    error_code: None,
+                    error_detail: None,
+                    token: None,
+                    gateway_transaction_id: None,
+                    reference: None,
+                    reference_origin: None,
+                    metadata: "{}".into(),
+                    created_at: at,
+                    updated_at: at,
+                }
+            })
+            .collect();
+        diesel::insert_into(o::table)
+            .values(&order)
+            .execute(&mut conn)
+            .expect("order");
+        diesel::insert_into(a::table)
+            .values(&auth)
+            .execute(&mut conn)
+            .expect("authorization");
+        for cap in &caps {
+            diesel::insert_into(c::table)
+                .values(cap)
+                .execute(&mut conn)
+                .expect("capture");
+        }
+        for (kind, n) in [
+            ("orders", 1),
+            ("authorizations", 1),
+            ("captures", caps.len() as i64),
+        ] {
+            refunds::db::counts::add(&mut conn, &org, "test", kind, n).expect("counts");
+        }
+        Payments {
+            order_id: order.id,
+            order_number: number.into(),
+            authorization_id: auth.id,
+            capture_ids: caps.into_iter().map(|c| c.id).collect(),
+        }
+    }
+}
+
+/// A `POST /api/refunds` body against one target.
+pub fn refund_body(rel: &str, type_name: &str, id: &str, attributes: Value) -> Value {
+    serde_json::json!({
+        "data": {
+            "type": "refunds",
+            "attributes": attributes,
+            "relationships": { rel: { "data": { "type": type_name, "id": id } } }
+        }
+    })
 }
 
 /// Token options.
@@ -305,8 +464,19 @@ pub fn redact(doc: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
         Value::String(s) if s.starts_with(PUBLIC_URL) => Value::String(redact_url(s)),
+        Value::String(s) if generated_reference(s).is_some() => Value::String(format!(
+            "{}[id]",
+            generated_reference(s).unwrap_or_default()
+        )),
         other => other.clone(),
     }
+}
+
+/// `tok_<id>`, `gw_<id>` and `ref-<id>`: gateway identifiers and generated keys.
+fn generated_reference(s: &str) -> Option<&str> {
+    ["tok_", "gw_", "ref-"]
+        .into_iter()
+        .find(|p| s.strip_prefix(p).is_some_and(is_id))
 }
 
 fn redact_url(url: &str) -> String {

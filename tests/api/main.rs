@@ -4,9 +4,11 @@
 mod common;
 
 mod auth;
+mod concurrency;
 mod errors;
 mod filters;
 mod migrations;
+mod refund_writes;
 mod refunds;
 mod relationships;
 mod resources;
