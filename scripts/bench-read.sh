@@ -38,63 +38,13 @@ for arg in "$@"; do
     esac
 done
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DURATION="${BENCH_DURATION:-10}"
-THREADS="${BENCH_THREADS:-2}"
-CONNS="${BENCH_CONNECTIONS:-32}"
-PORT="${BENCH_PORT:-18080}"
-WORKERS="${BENCH_WORKERS:-2}"
-POOL="${BENCH_POOL_SIZE:-32}"
-export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 DB="refunds_bench_${ORDERS}"
-export DATABASE_URL="postgres://${PGUSER}@${PGHOST}:${PGPORT}/${DB}"
-BIN="$REPO/target/release/refunds"
-BASE="http://127.0.0.1:${PORT}"
-ORG_SLUG=bench
-
-for tool in cargo psql pgbench wrk curl; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
-done
-
-TMP="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID"
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-log() { printf '==> %s\n' "$*" >&2; }
-q() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$DB" -c "$1"; }
-now() { date +%s.%N; }
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_init
 
 # 1. Build, database, seed.
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    log "cargo build --release"
-    (cd "$REPO" && cargo build --release --quiet)
-fi
-
-exists="$(psql -X -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")"
-SEED_SECS="(reused)"
-if [[ "$REUSE" == 1 && "$exists" == 1 ]]; then
-    log "reusing database $DB"
-else
-    log "creating database $DB"
-    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-    log "seeding $ORDERS orders for organization $ORG_SLUG"
-    t0="$(now)"
-    "$BIN" seed --organization "$ORG_SLUG" --mode test --orders "$ORDERS" --seed 1 >&2
-    t1="$(now)"
-    SEED_SECS="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }')"
-    log "seeded in $SEED_SECS; VACUUM ANALYZE"
-    q "VACUUM ANALYZE"
-fi
-REFUNDS="$(q "SELECT count(*) FROM refunds")"
-ORDERS_N="$(q "SELECT count(*) FROM orders")"
-log "refunds: $REFUNDS (orders: $ORDERS_N)"
+bench_build
+bench_database
 
 ORG_ID="$(q "SELECT organization_id FROM refunds WHERE mode = 'test' LIMIT 1")"
 # A refund from the middle of the table, for the retrieve shape.
@@ -102,18 +52,7 @@ REFUND_ID="$(q "SELECT id FROM refunds WHERE organization_id = '$ORG_ID' AND mod
                 ORDER BY id OFFSET (SELECT count(*) / 2 FROM refunds) LIMIT 1")"
 
 # 2. Server and token.
-log "starting server on $BASE (workers $WORKERS, pool $POOL)"
-REFUNDS_BIND="127.0.0.1:${PORT}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
-    REFUNDS_LOG_LEVEL=warn "$BIN" serve >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$BASE/health" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
-    sleep 0.2
-done
-curl -fsS -o /dev/null "$BASE/health" || { echo "server did not answer /health" >&2; exit 1; }
-RSS_IDLE="$(awk '/^VmRSS/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
-TOKEN="$("$BIN" token --organization "$ORG_SLUG" 2>/dev/null)"
+bench_server
 
 # 3 + 4. Shapes: name, path+query, pgbench script.
 SHAPES=(list-first list-filter list-page50 retrieve)
@@ -183,10 +122,7 @@ for shape in "${SHAPES[@]}"; do
     log "$shape: wrk -t$THREADS -c$CONNS -d${DURATION}s  ${URL[$shape]}"
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
         -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
-    RPS[$shape]="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$TMP/$shape.wrk")"
-    P50[$shape]="$(awk '$1 == "50%" { print $2 }' "$TMP/$shape.wrk")"
-    P99[$shape]="$(awk '$1 == "99%" { print $2 }' "$TMP/$shape.wrk")"
-    NON2XX[$shape]="$(awk -F: '/Non-2xx/ { gsub(/ /, "", $2); print $2 }' "$TMP/$shape.wrk")"
+    bench_wrk_parse "$TMP/$shape.wrk" "$shape"
     log "$shape: pgbench -n -M prepared -c$CONNS -j$THREADS -T$DURATION"
     pgbench -n -M prepared -c"$CONNS" -j"$THREADS" -T"$DURATION" -f "$TMP/$shape.sql" \
         -D org="$ORG_ID" -D mode=test -D cur=EUR -D rtype=refunds -D ids="{$REFUND_ID}" "$DB" \
@@ -201,11 +137,9 @@ RSS_PEAK="$(awk '/^VmHWM/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # 6. Report.
-MEM="$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+bench_facts
 TABLE_SIZE="$(q "SELECT pg_size_pretty(pg_total_relation_size('refunds'))")"
 DB_SIZE="$(q "SELECT pg_size_pretty(pg_database_size('$DB'))")"
-PGVER="$(q "SHOW server_version" | cut -d' ' -f1)"
-REV="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
 echo
 echo "machine: $(nproc) cores, $MEM RAM; PostgreSQL $PGVER (same host); loadavg before/after runs: $LOAD_BEFORE / $LOAD_AFTER
 client: wrk -t$THREADS -c$CONNS -d${DURATION}s; pgbench -c$CONNS -j$THREADS -T$DURATION -M prepared"
@@ -225,8 +159,7 @@ echo " $COUNT_NOTE; retrieve: one SELECT by id)"
 echo
 echo "server RSS: idle $RSS_IDLE, after runs $RSS_NOW, peak (VmHWM) $RSS_PEAK"
 
-cleanup
-SERVER_PID=""
+bench_stop_server
 if [[ "$DROP" == 1 ]]; then
     log "dropping database $DB"
     psql -X -q -d postgres -c "DROP DATABASE $DB"

@@ -1,0 +1,135 @@
+# bench-lib.sh: shared parts of bench-read.sh and bench-write.sh. Source it, do not run it.
+#
+# bench_init            settings from the environment, tool check, $TMP, cleanup trap, helpers
+# bench_build           cargo build --release (unless BENCH_SKIP_BUILD=1); BENCH_REV: see below
+# bench_database        create and seed $DB (or keep it with REUSE=1); sets SEED_SECS, REFUNDS, ORDERS_N
+# bench_server          start the release server on 127.0.0.1:$PORT; sets SERVER_PID, RSS_IDLE, TOKEN
+# bench_wrk_parse F S   read wrk output file F into RPS[S] P50[S] P99[S] NON2XX[S]
+# bench_facts           sets MEM, PGVER, REV
+# bench_stop_server     stop the server (cleanup does it too)
+# Callers set ORDERS, DB, REUSE before bench_database.
+
+bench_init() {
+    REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    DURATION="${BENCH_DURATION:-10}"
+    THREADS="${BENCH_THREADS:-2}"
+    CONNS="${BENCH_CONNECTIONS:-32}"
+    PORT="${BENCH_PORT:-18080}"
+    WORKERS="${BENCH_WORKERS:-2}"
+    POOL="${BENCH_POOL_SIZE:-32}"
+    export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+    BIN="$REPO/target/release/refunds"
+    BASE="http://127.0.0.1:${PORT}"
+    ORG_SLUG=bench
+    local tool
+    for tool in cargo psql pgbench wrk curl "$@"; do
+        command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
+    done
+    TMP="$(mktemp -d)"
+    SERVER_PID=""
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    bench_stop_server
+    rm -rf "$TMP"
+}
+
+bench_stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID"
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+
+log() { printf '==> %s\n' "$*" >&2; }
+q() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$DB" -c "$1"; }
+now() { date +%s.%N; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# BENCH_REV=<commit>: build and run that commit, exported with git archive into
+# ${BENCH_BUILD_DIR:-/tmp/refunds-bench-build}/<hash> (its own target dir, first seeded with
+# a copy of the repository's target/release so dependencies are not rebuilt), instead of
+# the working tree, which others may be in the middle of editing.
+bench_build() {
+    if [[ -n "${BENCH_REV:-}" ]]; then
+        BENCH_REV_HASH="$(git -C "$REPO" rev-parse --short "${BENCH_REV}^{commit}")"
+        local src="${BENCH_BUILD_DIR:-/tmp/refunds-bench-build}/$BENCH_REV_HASH"
+        if [[ ! -f "$src/Cargo.toml" ]]; then
+            mkdir -p "$src"
+            git -C "$REPO" archive "$BENCH_REV_HASH" | tar -x -C "$src"
+        fi
+        if [[ ! -d "$src/target/release" && -d "$REPO/target/release/deps" ]]; then
+            log "seeding $src/target/release from $REPO/target/release"
+            mkdir -p "$src/target/release"
+            cp -a "$REPO/target/release/deps" "$REPO/target/release/build" "$REPO/target/release/.fingerprint" \
+                "$src/target/release/" 2>/dev/null || true
+        fi
+        BIN="$src/target/release/refunds"
+        if [[ "${BENCH_SKIP_BUILD:-0}" != 1 || ! -x "$BIN" ]]; then
+            log "cargo build --release of $BENCH_REV_HASH in $src"
+            (cd "$src" && cargo build --release --quiet)
+        fi
+    elif [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+        log "cargo build --release"
+        (cd "$REPO" && cargo build --release --quiet)
+    fi
+}
+
+bench_database() {
+    export DATABASE_URL="postgres://${PGUSER}@${PGHOST}:${PGPORT}/${DB}"
+    local exists t0 t1
+    exists="$(psql -X -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")"
+    SEED_SECS="(reused)"
+    if [[ "$REUSE" == 1 && "$exists" == 1 ]]; then
+        log "reusing database $DB"
+    else
+        log "creating database $DB"
+        psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+        log "seeding $ORDERS orders for organization $ORG_SLUG"
+        t0="$(now)"
+        "$BIN" seed --organization "$ORG_SLUG" --mode test --orders "$ORDERS" --seed 1 >&2
+        t1="$(now)"
+        SEED_SECS="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }')"
+        log "seeded in $SEED_SECS; VACUUM ANALYZE"
+        q "VACUUM ANALYZE"
+    fi
+    REFUNDS="$(q "SELECT count(*) FROM refunds")"
+    ORDERS_N="$(q "SELECT count(*) FROM orders")"
+    log "refunds: $REFUNDS (orders: $ORDERS_N)"
+}
+
+bench_server() {
+    log "starting server on $BASE (workers $WORKERS, pool $POOL)"
+    REFUNDS_BIND="127.0.0.1:${PORT}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
+        REFUNDS_LOG_LEVEL=warn "$BIN" serve >"$TMP/server.log" 2>&1 &
+    SERVER_PID=$!
+    local _
+    for _ in $(seq 1 100); do
+        curl -fsS -o /dev/null "$BASE/health" 2>/dev/null && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
+        sleep 0.2
+    done
+    curl -fsS -o /dev/null "$BASE/health" || { echo "server did not answer /health" >&2; exit 1; }
+    RSS_IDLE="$(awk '/^VmRSS/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
+    TOKEN="$("$BIN" token --organization "$ORG_SLUG" 2>/dev/null)"
+}
+
+bench_wrk_parse() {
+    local file="$1" shape="$2"
+    RPS[$shape]="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$file")"
+    P50[$shape]="$(awk '$1 == "50%" { print $2 }' "$file")"
+    P99[$shape]="$(awk '$1 == "99%" { print $2 }' "$file")"
+    NON2XX[$shape]="$(awk -F: '/Non-2xx/ { gsub(/ /, "", $2); print $2 }' "$file")"
+}
+
+bench_facts() {
+    MEM="$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+    PGVER="$(q "SHOW server_version" | cut -d' ' -f1)"
+    if [[ -n "${BENCH_REV_HASH:-}" ]]; then
+        REV="$BENCH_REV_HASH (BENCH_REV)"
+    else
+        REV="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
+    fi
+}
