@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod ids;
 pub mod journal;
@@ -25,11 +26,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{http::header, web, App, HttpResponse};
-use serde_json::json;
 
 use crate::config::Settings;
 use crate::error::{ApiError, Code};
-use crate::jsonapi::{negotiation, MEDIA_TYPE};
+use crate::jsonapi::negotiation;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -38,12 +38,15 @@ pub struct AppState {
     pub keys: auth::Keys,
     /// Where refunds are executed (the built-in `test` gateway).
     pub gateway: std::sync::Arc<dyn ledger::gateway::Gateway>,
+    /// Request counts per client, for the rate limits.
+    pub limiter: edge::ratelimit::RateLimiter,
 }
 
 impl AppState {
     /// Connects the pool and loads the token keys described by `settings`.
     pub fn new(settings: Settings) -> Result<Self, String> {
-        let manager = db::Manager::new(&settings.database_url, settings.sqlite_busy_timeout_ms)?;
+        let manager = db::Manager::new(&settings.database_url, settings.sqlite_busy_timeout_ms)?
+            .with_statement_timeout(settings.request_timeout_ms);
         let pool = db::pool(
             manager,
             settings.pool_size,
@@ -64,9 +67,10 @@ impl AppState {
         )?;
         Ok(Self {
             pool,
-            settings,
             keys,
             gateway: std::sync::Arc::new(ledger::gateway::TestGateway),
+            limiter: edge::ratelimit::RateLimiter::new(&settings),
+            settings,
         })
     }
 
@@ -89,6 +93,7 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let cors = edge::cors(&state.settings);
     App::new()
         .app_data(state)
         .app_data(
@@ -96,19 +101,18 @@ pub fn app(
                 ApiError::new(Code::InvalidDataFormat, err.to_string()).into()
             }),
         )
-        .route("/health", web::get().to(health))
+        .route("/health", web::get().to(edge::health))
+        .route("/ready", web::get().to(edge::ready))
+        .route("/metrics", web::get().to(edge::metrics))
         .service(
             web::scope("/api")
                 .wrap(from_fn(negotiate))
+                .wrap(from_fn(edge::rate_limit))
                 .configure(resources::routes::configure),
         )
         .default_service(web::to(not_found))
-}
-
-async fn health() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(MEDIA_TYPE)
-        .json(json!({ "meta": { "status": "ok" } }))
+        .wrap(cors)
+        .wrap(from_fn(edge::request_context))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -13,12 +13,14 @@ pub fn serve(settings: Settings) -> Result<(), String> {
     }
     let bind = settings.bind.clone();
     let workers = settings.workers;
+    let shutdown = settings.shutdown_timeout_seconds;
     let state = web::Data::new(AppState::new(settings)?);
     let applied = state.migrate()?;
     tracing::info!(applied, "migrations applied");
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let mut server = HttpServer::new(move || crate::app(state.clone()));
+        let mut server =
+            HttpServer::new(move || crate::app(state.clone())).shutdown_timeout(shutdown);
         if workers > 0 {
             server = server.workers(workers);
         }

@@ -48,6 +48,8 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 pub struct Manager {
     url: DbUrl,
     busy_timeout_ms: u64,
+    /// PostgreSQL's `statement_timeout` for every connection (0: none).
+    statement_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +83,14 @@ impl Manager {
         Ok(Self {
             url,
             busy_timeout_ms,
+            statement_timeout_ms: 0,
         })
+    }
+
+    /// Bounds every statement on PostgreSQL, so a slow query cannot outlive its request.
+    pub fn with_statement_timeout(mut self, ms: u64) -> Self {
+        self.statement_timeout_ms = ms;
+        self
     }
 
     /// Creates the folder of a SQLite file, so the first start needs no set-up.
@@ -111,9 +120,16 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DbUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+            DbUrl::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {}",
+                    self.statement_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgresql(conn))
+            }
             DbUrl::Sqlite(path) => {
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;

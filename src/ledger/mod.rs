@@ -146,7 +146,10 @@ pub fn create(
     let result =
         crate::db::write_transaction(conn, |conn| create_locked(conn, auth, gateway, &req, &key));
     match result {
-        Ok(id) => Ok(Outcome::Created(id)),
+        Ok((id, succeeded)) => {
+            crate::edge::metrics::refund_created(succeeded);
+            Ok(Outcome::Created(id))
+        }
         Err(TxError::Api(e)) => Err(e),
         Err(TxError::Replay(row)) => replay(*row, &req.request_hash),
         Err(TxError::Db(e)) if is_key_conflict(&e) => match by_key(conn, auth, &key)? {
@@ -277,7 +280,7 @@ fn create_locked(
     gateway: &dyn Gateway,
     req: &NewRefund,
     key: &str,
-) -> Result<String, TxError> {
+) -> Result<(String, bool), TxError> {
     let order_id = order_of(conn, auth, &req.target)?;
     let order = lock(conn, &order_id, true)?;
     // A concurrent request with this key may have committed while we waited.
@@ -416,7 +419,7 @@ fn create_locked(
     if row.succeeded {
         take(conn, auth, &who, &row, &captures, &splits, &order)?;
     }
-    Ok(row.id)
+    Ok((row.id, row.succeeded))
 }
 
 /// Moves a succeeded refund's money: refund_captures rows, capture balances, order status.

@@ -81,17 +81,29 @@ impl Urls {
     }
 }
 
-/// Runs a unit of database work on a pooled connection off the async executor.
+/// Runs a unit of database work on a pooled connection off the async executor, answering
+/// `503` when it outlasts `request_timeout_ms` (PostgreSQL's statement timeout ends the
+/// work itself; the answer does not wait for it).
 pub async fn with_conn<T: Send + 'static>(
     state: &web::Data<AppState>,
     work: impl FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let pool = state.pool.clone();
-    web::block(move || {
+    let limit = std::time::Duration::from_millis(state.settings.request_timeout_ms);
+    let job = web::block(move || {
         let mut conn = pool.get()?;
         work(&mut conn)
-    })
-    .await?
+    });
+    match actix_web::rt::time::timeout(limit, job).await {
+        Ok(done) => done?,
+        Err(_) => {
+            tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
+            Err(ApiError::new(
+                Code::ServiceUnavailable,
+                "The request took too long; retry later",
+            ))
+        }
+    }
 }
 
 /// Answers a write with the resource's document (`201` adds `Location`).

@@ -87,6 +87,8 @@ impl TestApp {
         settings.public_url = PUBLIC_URL.into();
         settings.pool_size = 4;
         settings.pool_timeout_ms = 10_000;
+        // Tests send many requests with one token; the limits have their own tests.
+        settings.rate_limit_enabled = false;
         tweak(&mut settings);
         let state = AppState::new(settings).expect("app state");
         state.migrate().expect("migrations");

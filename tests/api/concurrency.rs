@@ -11,13 +11,18 @@ use serde_json::{json, Value};
 use crate::common::{refund_body, token, Backend, TestApp};
 
 /// A `refunds serve` process on a free local port.
-struct Server {
-    child: Child,
-    port: u16,
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
 }
 
 impl Server {
-    fn start(database_url: &str) -> Self {
+    pub fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    /// Starts the service with extra environment variables.
+    pub fn start_with(database_url: &str, env: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -29,8 +34,15 @@ impl Server {
             .env("REFUNDS_WORKERS", "2")
             .env("REFUNDS_POOL_SIZE", "6")
             .env("REFUNDS_LOG_LEVEL", "error")
+            // These tests send many requests with one token; limits have their own tests.
+            .env("REFUNDS_RATE_LIMIT_ENABLED", "false")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(if env.iter().any(|(k, _)| *k == "REFUNDS_LOG_FORMAT") {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("start the service");
         let server = Server { child, port };
@@ -51,7 +63,7 @@ impl Drop for Server {
 }
 
 /// One HTTP/1.1 request on its own connection: status and JSON body.
-fn http(
+pub fn http(
     port: u16,
     method: &str,
     path: &str,

@@ -8,6 +8,7 @@ mod concurrency;
 mod errors;
 mod filters;
 mod migrations;
+mod operations;
 mod refund_writes;
 mod refunds;
 mod relationships;
