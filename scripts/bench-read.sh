@@ -70,11 +70,11 @@ URL[retrieve]="/api/refunds/${REFUND_ID}"
 COLS='"refunds"."id", "refunds"."organization_id", "refunds"."mode", "refunds"."order_id", "refunds"."reference_capture_id", "refunds"."authorization_id", "refunds"."number", "refunds"."key", "refunds"."currency_code", "refunds"."amount_cents", "refunds"."succeeded", "refunds"."payment_method_type", "refunds"."message", "refunds"."error_code", "refunds"."error_detail", "refunds"."token", "refunds"."gateway_transaction_id", "refunds"."reference", "refunds"."reference_origin", "refunds"."metadata", "refunds"."created_at", "refunds"."updated_at"'
 SCOPE='("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)'
 FILTERED='(((("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)) AND ("refunds"."currency_code" = :cur)) AND ("refunds"."amount_cents" > :gt))'
-# Unfiltered lists read the maintained count (collection_counts) when the schema has it,
-# else they run COUNT(*) like filtered lists.
-if [[ -n "$(q "SELECT to_regclass('collection_counts')")" ]]; then
-    WHOLE_COUNT='SELECT "collection_counts"."record_count" FROM "collection_counts" WHERE (("collection_counts"."organization_id" = :org) AND (("collection_counts"."mode" = :mode) AND ("collection_counts"."resource_type" = :rtype))) LIMIT :one;'
-    COUNT_NOTE="unfiltered lists: maintained count (collection_counts) + page query; list-filter: COUNT(*) + page query"
+# Unfiltered lists read the maintained, sharded count (record_counts) when the schema has
+# it, else they run COUNT(*) like filtered lists.
+if [[ -n "$(q "SELECT to_regclass('record_counts')")" ]]; then
+    WHOLE_COUNT='SELECT "record_counts"."record_count" FROM "record_counts" WHERE ((("record_counts"."organization_id" = :org) AND ("record_counts"."mode" = :mode)) AND ("record_counts"."resource_type" = :rtype));'
+    COUNT_NOTE="unfiltered lists: maintained count (record_counts shards) + page query; list-filter: COUNT(*) + page query"
 else
     WHOLE_COUNT="SELECT COUNT(*) FROM \"refunds\" WHERE (${SCOPE});"
     COUNT_NOTE="lists: COUNT(*) + page query"

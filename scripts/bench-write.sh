@@ -12,7 +12,7 @@
 # database (pgbench -i -s 10, dropped afterwards) gives the server's write ceiling here.
 # Then checks in SQL, for every capture the run touched, that refund_amount_cents is the
 # sum of its refund_captures and refund_amount_cents + refund_balance_cents = amount_cents;
-# that refund numbers are unique; that collection_counts match COUNT(*); and scans the
+# that refund numbers are unique; that record_counts match COUNT(*); and scans the
 # server log and this database's lines of the PostgreSQL log for errors and deadlocks.
 #
 # Usage: scripts/bench-write.sh [--drop] [--reuse] [ORDERS]
@@ -174,8 +174,9 @@ COUNT_DRIFT="$(q "SELECT string_agg(resource_type || ' ' || record_count || '<>'
         WHEN 'refund_captures' THEN (SELECT count(*) FROM refund_captures WHERE $SCOPE)
         WHEN 'versions' THEN (SELECT count(*) FROM versions WHERE $SCOPE)
         WHEN 'events' THEN (SELECT count(*) FROM events WHERE $SCOPE) END AS actual
-    FROM collection_counts cc WHERE cc.organization_id = '$ORG_ID' AND cc.mode = 'test'
-      AND cc.resource_type IN ('refunds', 'refund_captures', 'versions', 'events')) x
+    FROM (SELECT resource_type, sum(record_count) AS record_count FROM record_counts
+          WHERE organization_id = '$ORG_ID' AND mode = 'test' GROUP BY resource_type) cc
+    WHERE cc.resource_type IN ('refunds', 'refund_captures', 'versions', 'events')) x
     WHERE record_count <> actual")"
 HOT_AFTER="$(q "SELECT refund_balance_cents FROM captures WHERE id = '$HOT_ID'")"
 SENT_2XX=1 # the hand-made request
@@ -219,7 +220,7 @@ for shape in "${SHAPES[@]}"; do
     echo "$shape: statuses ${STATUS[$shape]:-none}; refunds stored ${ROWS[$shape]}${SOCKERR[$shape]:+; socket errors ${SOCKERR[$shape]}}"
     echo "  PostgreSQL sessions (sampled): ${WAITS[$shape]}"
 done
-echo "consistency: $CONSISTENT — $TOUCHED captures touched: $BAD_SUM with refund_amount_cents <> sum(refund_captures), $BAD_BAL with refunded + balance <> amount, $NEG_BAL negative; $NEW_REFUNDS refunds stored ($NEW_FAILED declined, $SENT_2XX 2xx answers seen), $NEW_RC refund_captures; $DUP_NUMBERS duplicate refund numbers; collection_counts drift: ${COUNT_DRIFT:-none}; hot capture balance $HOT_BALANCE -> $HOT_AFTER"
+echo "consistency: $CONSISTENT — $TOUCHED captures touched: $BAD_SUM with refund_amount_cents <> sum(refund_captures), $BAD_BAL with refunded + balance <> amount, $NEG_BAL negative; $NEW_REFUNDS refunds stored ($NEW_FAILED declined, $SENT_2XX 2xx answers seen), $NEW_RC refund_captures; $DUP_NUMBERS duplicate refund numbers; record_counts drift: ${COUNT_DRIFT:-none}; hot capture balance $HOT_BALANCE -> $HOT_AFTER"
 echo "logs: server $SERVER_ERRORS error/panic lines; PostgreSQL ($DB): $PG_NOTE"
 if [[ "$SERVER_ERRORS" != 0 ]]; then grep -iE 'error|panic' "$TMP/server.log" | sort | uniq -c | sort -rn | head -5; fi
 if [[ -s "${TMP}/pg.log" ]]; then grep -E 'ERROR|deadlock' "$TMP/pg.log" | cut -c1-200 | head -5; fi

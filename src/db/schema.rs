@@ -118,10 +118,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    collection_counts (organization_id, mode, resource_type) {
+    record_counts (organization_id, mode, resource_type, shard) {
         organization_id -> Text,
         mode -> Text,
         resource_type -> Text,
+        shard -> Integer,
         record_count -> BigInt,
     }
 }
@@ -188,7 +189,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     captures,
     refunds,
     refund_captures,
-    collection_counts,
+    record_counts,
     versions,
     events,
     attachments,
