@@ -14,6 +14,7 @@ pub mod journal;
 pub mod jsonapi;
 pub mod ledger;
 pub mod money;
+pub mod payments;
 pub mod resources;
 pub mod seed;
 pub mod server;

@@ -46,6 +46,11 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     match path.as_str() {
         "refunds" => crate::ledger::routes::create(req, auth, state, payload).await,
+        "orders" => crate::payments::orders::create(req, auth, state, payload).await,
+        "authorizations" => {
+            crate::payments::authorizations::create(req, auth, state, payload).await
+        }
+        "captures" => crate::payments::captures::create(req, auth, state, payload).await,
         _ => method_not_allowed(req).await,
     }
 }
@@ -61,6 +66,11 @@ pub async fn update(
     let (type_name, id) = path.into_inner();
     match type_name.as_str() {
         "refunds" => crate::ledger::routes::update(req, auth, state, id, payload).await,
+        "orders" => crate::payments::orders::update(req, auth, state, id, payload).await,
+        "authorizations" => {
+            crate::payments::authorizations::update(req, auth, state, id, payload).await
+        }
+        "captures" => crate::payments::captures::update(req, auth, state, id, payload).await,
         _ => method_not_allowed(req).await,
     }
 }

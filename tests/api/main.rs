@@ -9,6 +9,7 @@ mod errors;
 mod filters;
 mod migrations;
 mod operations;
+mod payments;
 mod refund_writes;
 mod refunds;
 mod relationships;

@@ -1,0 +1,302 @@
+//! `POST /api/captures` and `PATCH /api/captures/{id}` (with the `_refund` trigger).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+
+use super::{missing, missing_relationship, validation, Common, GatewayFields, Trigger};
+use crate::auth::Auth;
+use crate::db::schema::{authorizations, captures};
+use crate::db::{counts, DbConnection, MultiBackend};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::new_id;
+use crate::journal::{self, Change};
+use crate::jsonapi::request;
+use crate::ledger::Target;
+use crate::resources::authorizations::{self as auth_res};
+use crate::resources::captures::{scope, view, Row};
+use crate::resources::routes::{respond_with, with_conn};
+use crate::writes::{body, require_write};
+use crate::AppState;
+
+const AUTHORIZATION: &str = "/data/relationships/authorization/data/id";
+
+/// A capture to create, validated but for what needs the order's lock.
+struct New {
+    authorization_id: String,
+    amount_cents: i64,
+    currency_code: String,
+    succeeded: bool,
+    gateway: GatewayFields,
+    common: Common,
+}
+
+pub async fn create(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    require_write(&auth)?;
+    let bytes = body(payload, &state).await?;
+    let input = request::parse(&bytes, "captures", None)?;
+    let a = &input.attributes;
+    let mut allowed = vec![
+        "amount_cents",
+        "currency_code",
+        "succeeded",
+        "reference",
+        "reference_origin",
+        "metadata",
+    ];
+    allowed.extend(GatewayFields::NAMES);
+    a.only(&allowed)?;
+    // The order is the authorization's.
+    super::only_relationships(&input, &["authorization"])?;
+    let authorization_id = input
+        .to_one("authorization", "authorizations")?
+        .ok_or_else(|| missing_relationship("authorization"))?;
+    let new = New {
+        authorization_id,
+        amount_cents: super::positive(a, "amount_cents")?.ok_or_else(|| missing("amount_cents"))?,
+        currency_code: a
+            .currency("currency_code")?
+            .ok_or_else(|| missing("currency_code"))?,
+        succeeded: a.bool("succeeded")?.unwrap_or(true),
+        gateway: GatewayFields::read(a)?,
+        common: Common::read(a)?,
+    };
+    let who = auth.clone();
+    let id = with_conn(&state, move |conn| {
+        // Visibility first, outside the transaction: payments never change tenant.
+        let order_id: String = authorizations::table
+            .into_boxed::<MultiBackend>()
+            .filter(auth_res::scope(&who.scope))
+            .filter(authorizations::id.eq(new.authorization_id.clone()))
+            .select(authorizations::order_id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                validation(AUTHORIZATION, "No such authorization of this organization")
+            })?;
+        conn.transaction(|conn| insert(conn, &who, &order_id, new))
+    })
+    .await?;
+    respond_with(&req, &state, auth, "captures", id, StatusCode::CREATED).await
+}
+
+fn insert(conn: &mut DbConnection, auth: &Auth, order_id: &str, new: New) -> ApiResult<String> {
+    // The lock (concurrent captures of one authorization queue here), and the number.
+    let order = super::lock_order(conn, order_id, true)?;
+    let authorization: auth_res::Row = authorizations::table
+        .find(&new.authorization_id)
+        .first(conn)?;
+    if !authorization.succeeded {
+        return Err(validation(
+            AUTHORIZATION,
+            "The authorization did not succeed: nothing can be captured",
+        ));
+    }
+    if new.currency_code != authorization.currency_code {
+        return Err(validation(
+            "/data/attributes/currency_code",
+            format!(
+                "`currency_code` must be {}, the currency of the authorization",
+                authorization.currency_code
+            ),
+        ));
+    }
+    let captured: i64 = captures::table
+        .filter(captures::authorization_id.eq(&authorization.id))
+        .filter(captures::succeeded.eq(true))
+        .select(captures::amount_cents)
+        .load::<i64>(conn)?
+        .iter()
+        .sum();
+    // A declined capture takes nothing, but can still not be for more than was authorized.
+    let open = if new.succeeded {
+        authorization.amount_cents - captured
+    } else {
+        authorization.amount_cents
+    };
+    if new.amount_cents > open {
+        return Err(validation(
+            "/data/attributes/amount_cents",
+            format!(
+                "`amount_cents` ({}) exceeds what is left to capture on the authorization ({open})",
+                new.amount_cents
+            ),
+        ));
+    }
+    let now = crate::clock::now();
+    let row = Row {
+        id: new_id(),
+        organization_id: auth.scope.organization_id.clone(),
+        mode: auth.scope.mode.into(),
+        order_id: order.id.clone(),
+        authorization_id: authorization.id.clone(),
+        number: super::transaction_number(&order),
+        currency_code: new.currency_code,
+        amount_cents: new.amount_cents,
+        refund_amount_cents: 0,
+        refund_balance_cents: new.amount_cents,
+        succeeded: new.succeeded,
+        payment_method_type: new
+            .gateway
+            .payment_method_type
+            .or(authorization.payment_method_type),
+        message: new.gateway.message,
+        error_code: new.gateway.error_code,
+        error_detail: new.gateway.error_detail,
+        token: new.gateway.token,
+        gateway_transaction_id: new.gateway.gateway_transaction_id,
+        reference: new.common.reference.flatten(),
+        reference_origin: new.common.reference_origin.flatten(),
+        metadata: new.common.metadata.unwrap_or_else(|| "{}".into()),
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(captures::table)
+        .values(&row)
+        .execute(conn)?;
+    counts::add(conn, &row.organization_id, &row.mode, "captures", 1)?;
+    let who = journal::who(auth);
+    let v = view(row.clone());
+    journal::record(
+        conn,
+        &auth.scope,
+        &who,
+        Change {
+            resource_type: "captures",
+            resource_id: &row.id,
+            order_id: &order.id,
+            event: "create",
+            before: None,
+            after: &v.attributes,
+            name: "captures.create",
+        },
+    )?;
+    super::refresh_status(conn, auth, &who, &order)?;
+    Ok(row.id)
+}
+
+/// The changes a PATCH asks for.
+struct Patch {
+    common: Common,
+    refund: Option<Trigger>,
+}
+
+pub async fn update(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: String,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    require_write(&auth)?;
+    let bytes = body(payload, &state).await?;
+    let input = request::parse(&bytes, "captures", Some(&id))?;
+    input.no_relationships()?;
+    let a = &input.attributes;
+    a.only(&[
+        "reference",
+        "reference_origin",
+        "metadata",
+        "_refund",
+        "_refund_amount_cents",
+    ])?;
+    let amount_cents = a.int("_refund_amount_cents")?;
+    let refund = match a.bool("_refund")? {
+        Some(true) => Some(Trigger {
+            amount_cents,
+            key: super::idempotency_key(&req)?,
+        }),
+        _ if amount_cents.is_some() => {
+            return Err(validation(
+                "/data/attributes/_refund_amount_cents",
+                "`_refund_amount_cents` goes with `_refund: true`",
+            ))
+        }
+        _ => None,
+    };
+    let patch = Patch {
+        common: Common::read(a)?,
+        refund,
+    };
+    let who = auth.clone();
+    let gateway = state.gateway.clone();
+    let target = id.clone();
+    with_conn(&state, move |conn| {
+        let order_id: String = captures::table
+            .into_boxed::<MultiBackend>()
+            .filter(scope(&who.scope))
+            .filter(captures::id.eq(target.clone()))
+            .select(captures::order_id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("captures"))?;
+        if let Some(trigger) = &patch.refund {
+            // The ledger runs its own write transaction (the path of `POST /api/refunds`);
+            // the other attributes cannot fail validation and are applied after it.
+            let currency: String = captures::table
+                .find(&target)
+                .select(captures::currency_code)
+                .first(conn)?;
+            let capture = Target::Capture(target.clone());
+            super::refund(conn, &who, gateway.as_ref(), capture, &currency, trigger)?;
+        }
+        conn.transaction(|conn| apply(conn, &who, &order_id, &target, patch.common))
+    })
+    .await?;
+    respond_with(&req, &state, auth, "captures", id, StatusCode::OK).await
+}
+
+fn apply(
+    conn: &mut DbConnection,
+    auth: &Auth,
+    order_id: &str,
+    id: &str,
+    patch: Common,
+) -> ApiResult<()> {
+    super::lock_order(conn, order_id, false)?;
+    let row: Row = captures::table.find(id).first(conn)?;
+    let mut after = row.clone();
+    if let Some(v) = patch.reference {
+        after.reference = v;
+    }
+    if let Some(v) = patch.reference_origin {
+        after.reference_origin = v;
+    }
+    if let Some(v) = patch.metadata {
+        after.metadata = v;
+    }
+    let b = view(row);
+    if journal::changes(Some(&b.attributes), &view(after.clone()).attributes).is_empty() {
+        return Ok(());
+    }
+    after.updated_at = crate::clock::now();
+    diesel::update(captures::table.find(id))
+        .set((
+            captures::reference.eq(&after.reference),
+            captures::reference_origin.eq(&after.reference_origin),
+            captures::metadata.eq(&after.metadata),
+            captures::updated_at.eq(after.updated_at),
+        ))
+        .execute(conn)?;
+    let a = view(after);
+    journal::record(
+        conn,
+        &auth.scope,
+        &journal::who(auth),
+        Change {
+            resource_type: "captures",
+            resource_id: id,
+            order_id,
+            event: "update",
+            before: Some(&b.attributes),
+            after: &a.attributes,
+            name: "captures.update",
+        },
+    )?;
+    Ok(())
+}
