@@ -14,6 +14,7 @@ pub mod journal;
 pub mod jsonapi;
 pub mod ledger;
 pub mod money;
+pub mod openapi;
 pub mod payments;
 pub mod resources;
 pub mod seed;
@@ -105,6 +106,7 @@ pub fn app(
         .route("/health", web::get().to(edge::health))
         .route("/ready", web::get().to(edge::ready))
         .route("/metrics", web::get().to(edge::metrics))
+        .route("/openapi.json", web::get().to(openapi::serve))
         .service(
             web::scope("/api")
                 .wrap(from_fn(negotiate))

@@ -203,7 +203,7 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<usize, String> {
 /// `BEGIN IMMEDIATE`, taking the write lock before the first read: a deferred transaction
 /// that reads and then writes fails at once with SQLITE_BUSY when another writer commits
 /// in between, whatever the busy timeout. On PostgreSQL it is a plain transaction; row
-/// locks are taken by the work itself.
+/// locks are taken by the work itself. Inside an open transaction it is a savepoint.
 pub fn write_transaction<T, E>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -212,6 +212,13 @@ where
     E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let nested =
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .is_ok_and(|d| d.is_some());
+    if nested {
+        return conn.transaction(work);
+    }
     match conn {
         DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?

@@ -68,7 +68,7 @@ pub async fn create(
         // Visibility first, outside the transaction: an order never changes tenant.
         super::visible_order(conn, &who, &new.order_id)?
             .ok_or_else(|| validation(ORDER, "No such order of this organization"))?;
-        conn.transaction(|conn| insert(conn, &who, new))
+        crate::db::write_transaction(conn, |conn| insert(conn, &who, new))
     })
     .await?;
     respond_with(
@@ -182,7 +182,7 @@ pub async fn update(
             .first(conn)
             .optional()?
             .ok_or_else(|| ApiError::not_found("authorizations"))?;
-        conn.transaction(|conn| apply(conn, &who, &order_id, &target, patch))
+        crate::db::write_transaction(conn, |conn| apply(conn, &who, &order_id, &target, patch))
     })
     .await?;
     respond_with(&req, &state, auth, "authorizations", id, StatusCode::OK).await

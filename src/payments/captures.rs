@@ -79,7 +79,7 @@ pub async fn create(
             .ok_or_else(|| {
                 validation(AUTHORIZATION, "No such authorization of this organization")
             })?;
-        conn.transaction(|conn| insert(conn, &who, &order_id, new))
+        crate::db::write_transaction(conn, |conn| insert(conn, &who, &order_id, new))
     })
     .await?;
     respond_with(&req, &state, auth, "captures", id, StatusCode::CREATED).await
@@ -235,17 +235,18 @@ pub async fn update(
             .first(conn)
             .optional()?
             .ok_or_else(|| ApiError::not_found("captures"))?;
-        if let Some(trigger) = &patch.refund {
-            // The ledger runs its own write transaction (the path of `POST /api/refunds`);
-            // the other attributes cannot fail validation and are applied after it.
-            let currency: String = captures::table
-                .find(&target)
-                .select(captures::currency_code)
-                .first(conn)?;
-            let capture = Target::Capture(target.clone());
-            super::refund(conn, &who, gateway.as_ref(), capture, &currency, trigger)?;
-        }
-        conn.transaction(|conn| apply(conn, &who, &order_id, &target, patch.common))
+        // One transaction: the refund (a savepoint of the ledger's) and the attributes.
+        crate::db::write_transaction(conn, |conn| {
+            if let Some(trigger) = &patch.refund {
+                let currency: String = captures::table
+                    .find(&target)
+                    .select(captures::currency_code)
+                    .first(conn)?;
+                let capture = Target::Capture(target.clone());
+                super::refund(conn, &who, gateway.as_ref(), capture, &currency, trigger)?;
+            }
+            apply(conn, &who, &order_id, &target, patch.common)
+        })
     })
     .await?;
     respond_with(&req, &state, auth, "captures", id, StatusCode::OK).await

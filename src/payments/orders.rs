@@ -154,7 +154,7 @@ pub async fn create(
     };
     let who = auth.clone();
     let id = with_conn(&state, move |conn| {
-        conn.transaction(|conn| insert(conn, &who, row))
+        crate::db::write_transaction(conn, |conn| insert(conn, &who, row))
     })
     .await?;
     respond_with(&req, &state, auth, "orders", id, StatusCode::CREATED).await
@@ -268,21 +268,22 @@ pub async fn update(
         // Visibility first, outside the transaction: an order never changes tenant.
         let row = super::visible_order(conn, &who, &target)?
             .ok_or_else(|| ApiError::not_found("orders"))?;
-        if let Some(trigger) = &patch.refund {
-            // Every check of the other attributes passes before money moves; the ledger
-            // runs its own write transaction, then the rest is applied in another.
-            plan(&row, &patch)?;
-            let target = Target::Order(target.clone());
-            super::refund(
-                conn,
-                &who,
-                gateway.as_ref(),
-                target,
-                &row.currency_code,
-                trigger,
-            )?;
-        }
-        conn.transaction(|conn| apply(conn, &who, &target, &patch))
+        // One transaction: the refund (a savepoint of the ledger's) and the attributes.
+        crate::db::write_transaction(conn, |conn| {
+            if let Some(trigger) = &patch.refund {
+                plan(&row, &patch)?;
+                let target = Target::Order(target.clone());
+                super::refund(
+                    conn,
+                    &who,
+                    gateway.as_ref(),
+                    target,
+                    &row.currency_code,
+                    trigger,
+                )?;
+            }
+            apply(conn, &who, &target, &patch)
+        })
     })
     .await?;
     respond_with(&req, &state, auth, "orders", id, StatusCode::OK).await

@@ -8,6 +8,7 @@ mod concurrency;
 mod errors;
 mod filters;
 mod migrations;
+mod openapi;
 mod operations;
 mod payments;
 mod refund_writes;
