@@ -51,6 +51,7 @@ pub async fn create(
             crate::payments::authorizations::create(req, auth, state, payload).await
         }
         "captures" => crate::payments::captures::create(req, auth, state, payload).await,
+        "attachments" => crate::resources::attachments::create(req, auth, state, payload).await,
         _ => method_not_allowed(req).await,
     }
 }
@@ -71,6 +72,7 @@ pub async fn update(
             crate::payments::authorizations::update(req, auth, state, id, payload).await
         }
         "captures" => crate::payments::captures::update(req, auth, state, id, payload).await,
+        "attachments" => crate::resources::attachments::update(req, auth, state, id, payload).await,
         _ => method_not_allowed(req).await,
     }
 }
@@ -78,16 +80,13 @@ pub async fn update(
 /// `DELETE /api/{type}/{id}`: money that moved stays on record, so refunds answer 405.
 pub async fn destroy(
     req: HttpRequest,
-    _auth: Auth,
-    _state: web::Data<AppState>,
+    auth: Auth,
+    state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let (type_name, _id) = path.into_inner();
-    #[expect(
-        clippy::match_single_binding,
-        reason = "resources that can be deleted add an arm"
-    )]
+    let (type_name, id) = path.into_inner();
     match type_name.as_str() {
+        "attachments" => crate::resources::attachments::destroy(auth, state, id).await,
         _ => method_not_allowed(req).await,
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::query::Page;
-use super::resource::ResourceDef;
+use super::resource::{RelDef, ResourceDef};
 
 /// A resource as the engine passes it around, before rendering.
 #[derive(Debug, Clone)]
@@ -15,6 +15,9 @@ pub struct Record {
     pub attributes: Map<String, Value>,
     /// Ids behind the to-one relationships (`None`: the relationship is empty).
     pub to_one: Vec<(&'static str, Option<String>)>,
+    /// The target type of each polymorphic to-one relationship that is not empty
+    /// (the others point to their `RelDef::target`).
+    pub to_one_types: Vec<(&'static str, &'static str)>,
     pub organization_id: String,
     pub mode: String,
 }
@@ -29,6 +32,18 @@ impl Record {
             .iter()
             .find(|(name, _)| *name == rel)
             .and_then(|(_, id)| id.as_deref())
+    }
+
+    /// The type and id a to-one relationship points to, if it is not empty.
+    pub fn target(&self, rel: &RelDef) -> Option<(&'static str, &str)> {
+        let id = self.to_one(rel.name)?;
+        if !rel.is_poly() {
+            return Some((rel.target, id));
+        }
+        self.to_one_types
+            .iter()
+            .find(|(name, _)| *name == rel.name)
+            .map(|(_, t)| (*t, id))
     }
 }
 

@@ -204,10 +204,15 @@ fn include(
             return Err(invalid());
         }
         let mut node = &mut tree;
-        let mut current = def;
+        let mut current = Some(def);
         for segment in segments {
-            let rel = current.rel(segment).ok_or_else(invalid)?;
-            current = lookup(rel.target).ok_or_else(invalid)?;
+            // A polymorphic relationship ends a path: what lies past it depends on the row.
+            let rel = current.and_then(|d| d.rel(segment)).ok_or_else(invalid)?;
+            current = if rel.is_poly() {
+                None
+            } else {
+                Some(lookup(rel.target).ok_or_else(invalid)?)
+            };
             node = node.0.entry(rel.name).or_default();
         }
     }

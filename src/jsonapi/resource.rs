@@ -55,12 +55,15 @@ impl AttrDef {
 #[derive(Debug)]
 pub struct RelDef {
     pub name: &'static str,
-    /// The JSON:API type of the related resources.
+    /// The JSON:API type of the related resources (empty when polymorphic).
     pub target: &'static str,
     pub to_many: bool,
     /// For to-many relationships: the target's filter field that, compared
     /// with a parent's id, selects the parent's children (e.g. `order_id`).
     pub inverse: &'static str,
+    /// For polymorphic to-one relationships: the types a record may point to; each
+    /// record names its own target's type (see `Record::to_one_types`).
+    pub targets: &'static [&'static str],
 }
 
 impl RelDef {
@@ -70,6 +73,18 @@ impl RelDef {
             target,
             to_many: false,
             inverse: "",
+            targets: &[],
+        }
+    }
+
+    /// A polymorphic to-one relationship: the target's type comes from each record.
+    pub const fn poly(name: &'static str, targets: &'static [&'static str]) -> Self {
+        Self {
+            name,
+            target: "",
+            to_many: false,
+            inverse: "",
+            targets,
         }
     }
 
@@ -79,7 +94,12 @@ impl RelDef {
             target,
             to_many: true,
             inverse,
+            targets: &[],
         }
+    }
+
+    pub const fn is_poly(&self) -> bool {
+        !self.targets.is_empty()
     }
 }
 

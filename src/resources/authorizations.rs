@@ -92,6 +92,7 @@ pub fn view(r: Row) -> Record {
         id: r.id,
         attributes: a,
         to_one: vec![("order", Some(r.order_id))],
+        to_one_types: vec![],
         organization_id: r.organization_id,
         mode: r.mode,
     }

@@ -109,6 +109,7 @@ pub fn view(r: Row) -> Record {
             ("order", Some(r.order_id)),
             ("authorization", Some(r.authorization_id)),
         ],
+        to_one_types: vec![],
         organization_id: r.organization_id,
         mode: r.mode,
     }

@@ -1,6 +1,6 @@
 //! Compound documents: loads `include` paths and records the linkage they add.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -80,10 +80,10 @@ fn expand(
         let rel = def
             .rel(rel_name)
             .ok_or_else(|| ApiError::internal("include", rel_name))?;
-        let target =
-            resource(rel.target).ok_or_else(|| ApiError::internal("include", rel.target))?;
         let mut children = Vec::new();
         if rel.to_many {
+            let target =
+                resource(rel.target).ok_or_else(|| ApiError::internal("include", rel.target))?;
             let sort = default_sort(target.def());
             for parent in &parents {
                 let filter = field_in(target.def(), rel.inverse, vec![parent.1.clone()]);
@@ -107,21 +107,27 @@ fn expand(
                 }
             }
         } else {
-            let ids: Vec<String> = parents
-                .iter()
-                .filter_map(|p| store.get(p).record.to_one(rel.name).map(str::to_owned))
-                .collect();
-            let found: HashMap<String, Record> = target
-                .find(conn, scope, ids)?
-                .into_iter()
-                .map(|r| (r.id.clone(), r))
-                .collect();
+            // Targets by type: one type for a plain relationship, the rows' for a polymorphic one.
+            let mut ids: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+            for parent in &parents {
+                if let Some((t, id)) = store.get(parent).record.target(rel) {
+                    ids.entry(t).or_default().push(id.to_owned());
+                }
+            }
+            let mut found: HashMap<Key, Record> = HashMap::new();
+            for (type_name, ids) in ids {
+                let target =
+                    resource(type_name).ok_or_else(|| ApiError::internal("include", type_name))?;
+                for r in target.find(conn, scope, ids)? {
+                    found.insert((r.def.type_name, r.id.clone()), r);
+                }
+            }
             for parent in &parents {
                 let related = store
                     .get(parent)
                     .record
-                    .to_one(rel.name)
-                    .and_then(|id| found.get(id))
+                    .target(rel)
+                    .and_then(|(t, id)| found.get(&(t, id.to_owned())))
                     .cloned();
                 let data = related.as_ref().map_or(Value::Null, Record::identifier);
                 store.get(parent).linkage.insert(rel.name, data);
@@ -133,7 +139,15 @@ fn expand(
         children.sort();
         children.dedup();
         if !subtree.0.is_empty() {
-            expand(conn, scope, store, target.def(), children, subtree)?;
+            let mut by_type: BTreeMap<&'static str, Vec<Key>> = BTreeMap::new();
+            for child in children {
+                by_type.entry(child.0).or_default().push(child);
+            }
+            for (type_name, keys) in by_type {
+                let target =
+                    resource(type_name).ok_or_else(|| ApiError::internal("include", type_name))?;
+                expand(conn, scope, store, target.def(), keys, subtree)?;
+            }
         }
     }
     Ok(())

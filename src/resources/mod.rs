@@ -1,13 +1,17 @@
 //! The resources this service serves, described once each for the JSON:API engine.
 
+pub mod attachments;
 pub mod authorizations;
 pub mod captures;
+pub mod events;
 pub mod includes;
 pub mod orders;
 pub mod refund_captures;
+pub mod refund_summaries;
 pub mod refunds;
 pub mod routes;
 pub mod sql;
+pub mod versions;
 
 use chrono::NaiveDateTime;
 use serde_json::Value;
@@ -69,6 +73,10 @@ static RESOURCES: &[&dyn Resource] = &[
     &authorizations::Authorizations,
     &captures::Captures,
     &refund_captures::RefundCaptures,
+    &versions::Versions,
+    &events::Events,
+    &attachments::Attachments,
+    &refund_summaries::RefundSummaries,
 ];
 
 /// The resource type served under `/api/<type_name>`.

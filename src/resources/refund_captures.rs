@@ -63,6 +63,7 @@ pub fn view(r: Row) -> Record {
             ("refund", Some(r.refund_id)),
             ("capture", Some(r.capture_id)),
         ],
+        to_one_types: vec![],
         organization_id: r.organization_id,
         mode: r.mode,
     }

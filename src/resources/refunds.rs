@@ -5,7 +5,10 @@ use serde_json::{json, Map};
 
 use super::sql::{self, json_contains, text, typed, Cond};
 use super::{metadata, orders, time, Resource};
-use crate::db::schema::{authorizations, captures, orders as orders_t, refund_captures, refunds};
+use crate::db::schema::{
+    attachments, authorizations, captures, events, orders as orders_t, refund_captures, refunds,
+    versions,
+};
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
 use crate::jsonapi::document::Record;
@@ -44,6 +47,9 @@ pub static DEF: ResourceDef = ResourceDef {
         RelDef::one("reference_capture", "captures"),
         RelDef::one("authorization", "authorizations"),
         RelDef::many("refund_captures", "refund_captures", "refund_id"),
+        RelDef::many("versions", "versions", "resource_id"),
+        RelDef::many("events", "events", "resource_id"),
+        RelDef::many("attachments", "attachments", "attachable_id"),
     ],
     default_sort: "-created_at",
 };
@@ -110,6 +116,7 @@ pub fn view(r: Row) -> Record {
             ("reference_capture", r.reference_capture_id),
             ("authorization", r.authorization_id),
         ],
+        to_one_types: vec![],
         organization_id: r.organization_id,
         mode: r.mode,
     }
@@ -158,6 +165,36 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<refunds::table>> {
                         .select(refund_captures::refund_id)
                         .into_boxed::<crate::db::MultiBackend>()
                         .filter(super::refund_captures::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "versions" => Box::new(
+                sql::in_query(
+                    r::id,
+                    versions::table
+                        .select(versions::resource_id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::versions::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "events" => Box::new(
+                sql::in_query(
+                    r::id,
+                    events::table
+                        .select(events::resource_id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::events::cond(&inner, backend)?),
+                )
+                .nullable(),
+            ),
+            "attachments" => Box::new(
+                sql::in_query(
+                    r::id,
+                    attachments::table
+                        .select(attachments::attachable_id)
+                        .into_boxed::<crate::db::MultiBackend>()
+                        .filter(super::attachments::cond(&inner, backend)?),
                 )
                 .nullable(),
             ),

@@ -168,6 +168,28 @@ fn params(
     )
 }
 
+/// The resource type a relationship of record `id` points to: its fixed target, or for a
+/// polymorphic one the type the row names (the first allowed type when it is empty).
+/// `404` when the record is not visible.
+async fn target_of(
+    state: &web::Data<AppState>,
+    auth: &Auth,
+    kind: &'static dyn Resource,
+    id: &str,
+    rel: &'static RelDef,
+) -> ApiResult<&'static dyn Resource> {
+    if !rel.is_poly() {
+        return self::kind(rel.target);
+    }
+    let (auth, id) = (auth.clone(), id.to_owned());
+    let type_name = with_conn(state, move |conn| {
+        let parent = find_one(conn, kind, &auth, &id)?;
+        Ok(parent.target(rel).map(|(t, _)| t))
+    })
+    .await?;
+    self::kind(type_name.unwrap_or(rel.targets[0]))
+}
+
 /// The one visible record `id` of `kind`, or `404`.
 fn find_one(
     conn: &mut DbConnection,
@@ -308,7 +330,7 @@ async fn related(
     let (type_name, id, rel_name) = path.into_inner();
     let kind = kind(&type_name)?;
     let rel = relationship(kind.def(), &rel_name)?;
-    let target = self::kind(rel.target)?;
+    let target = target_of(&state, &auth, kind, &id, rel).await?;
     let shape = if rel.to_many {
         Shape::Collection
     } else {
@@ -336,8 +358,8 @@ async fn related(
                 },
             ));
         }
-        let records = match parent.to_one(rel.name) {
-            Some(tid) => target.find(conn, &auth.scope, vec![tid.to_owned()])?,
+        let records = match parent.target(rel) {
+            Some((_, tid)) => target.find(conn, &auth.scope, vec![tid.to_owned()])?,
             None => vec![],
         };
         let (primary, included) = includes::load(conn, &auth.scope, records, &params.include)?;
@@ -356,7 +378,7 @@ async fn linkage(
     let (type_name, id, rel_name) = path.into_inner();
     let kind = kind(&type_name)?;
     let rel = relationship(kind.def(), &rel_name)?;
-    let target = self::kind(rel.target)?;
+    let target = target_of(&state, &auth, kind, &id, rel).await?;
     let shape = if rel.to_many {
         Shape::Collection
     } else {
@@ -393,8 +415,8 @@ async fn linkage(
                 "links": all_links,
             }));
         }
-        let data = match parent.to_one(rel.name) {
-            Some(tid) => target
+        let data = match parent.target(rel) {
+            Some((_, tid)) => target
                 .find(conn, &auth.scope, vec![tid.to_owned()])?
                 .first()
                 .map_or(Value::Null, Record::identifier),

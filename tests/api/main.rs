@@ -3,10 +3,12 @@
 
 mod common;
 
+mod attachments;
 mod auth;
 mod concurrency;
 mod errors;
 mod filters;
+mod journal;
 mod migrations;
 mod openapi;
 mod operations;

@@ -1,0 +1,107 @@
+//! `versions`: the journal of every change, written with the change it records.
+
+use diesel::prelude::*;
+use serde_json::{json, Map};
+
+use super::sql::{self, text, typed, Cond};
+use super::{metadata, time, Resource};
+use crate::db::schema::versions;
+use crate::db::{Backend, MultiBackend};
+use crate::error::ApiResult;
+use crate::jsonapi::document::Record;
+use crate::jsonapi::filter::Target;
+use crate::jsonapi::query::SortKey;
+use crate::jsonapi::resource::{AttrDef, AttrKind::*, ResourceDef};
+
+pub static DEF: ResourceDef = ResourceDef {
+    type_name: "versions",
+    attributes: &[
+        AttrDef::new("resource_type", Text, true, false),
+        AttrDef::new("resource_id", Text, true, false),
+        AttrDef::new("event", Text, true, false),
+        AttrDef::shown("changes"),
+        AttrDef::shown("snapshot"),
+        AttrDef::shown("who"),
+        AttrDef::new("created_at", Time, true, true),
+        AttrDef::hidden("order_id", Text),
+    ],
+    relationships: &[],
+    // A journal reads oldest first.
+    default_sort: "created_at",
+};
+
+/// A row of `versions`, in column order.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = versions)]
+pub struct Row {
+    pub id: String,
+    pub organization_id: String,
+    pub mode: String,
+    pub order_id: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub event: String,
+    pub changes: String,
+    pub snapshot: String,
+    pub who: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+pub fn view(r: Row) -> Record {
+    let mut a = Map::new();
+    a.insert("resource_type".into(), json!(r.resource_type));
+    a.insert("resource_id".into(), json!(r.resource_id));
+    a.insert("event".into(), json!(r.event));
+    a.insert("changes".into(), metadata(&r.changes));
+    a.insert("snapshot".into(), metadata(&r.snapshot));
+    a.insert("who".into(), metadata(&r.who));
+    a.insert("created_at".into(), time(&r.created_at));
+    Record {
+        def: &DEF,
+        id: r.id,
+        attributes: a,
+        to_one: vec![],
+        to_one_types: vec![],
+        organization_id: r.organization_id,
+        mode: r.mode,
+    }
+}
+
+/// The SQL condition of one filter target on `versions`.
+pub fn cond(t: &Target, _backend: Backend) -> ApiResult<Cond<versions::table>> {
+    use versions as v;
+    if !t.path.is_empty() {
+        return Err(sql::unsupported(t));
+    }
+    Ok(match t.attr.name {
+        "id" => text!(v::id, t),
+        "resource_type" => text!(v::resource_type, t),
+        "resource_id" => text!(v::resource_id, t),
+        "event" => text!(v::event, t),
+        "created_at" => typed!(v::created_at, t, Time),
+        "order_id" => text!(v::order_id, t),
+        _ => return Err(sql::unsupported(t)),
+    })
+}
+
+super::child_scope!(versions);
+
+type Query = versions::BoxedQuery<'static, MultiBackend>;
+
+fn sort(q: Query, key: &SortKey, _backend: Backend) -> Query {
+    use super::order_by;
+    match key.attr.name {
+        "created_at" => order_by!(q, versions::created_at, key),
+        _ => q,
+    }
+}
+
+pub struct Versions;
+
+impl Resource for Versions {
+    fn def(&self) -> &'static ResourceDef {
+        &DEF
+    }
+
+    super::list_impl!(versions, Row, view, cond, sort, scope);
+}
