@@ -8,9 +8,11 @@ root="$(cd "$here/../../.." && pwd)"
 cd "$root"
 
 cargo build --quiet --bin refunds
-bin="$root/target/debug/refunds"
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="$target/debug/refunds"
 
-work="$(mktemp -d "$root/target/e2e-commercelayer-sdk.XXXXXX")"
+mkdir -p "$target"
+work="$(mktemp -d "$target/e2e-commercelayer-sdk.XXXXXX")"
 server_pid=""
 cleanup() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
