@@ -5,6 +5,10 @@
 //! What the descriptions do not hold is written here as small tables: which types accept
 //! POST, PATCH or DELETE and with which attributes ([`WRITES`], mirroring the match arms of
 //! `crate::writes` and the `Attrs::only` lists of the handlers), and the fixed routes.
+//!
+//! Polymorphic to-one relationships ([`RelDef::is_poly`]) get their own schemas, named
+//! `<type>_<relationship>_*`: linkage whose `type` is one of the allowed types, and a
+//! related document that is `oneOf` the allowed types' documents or `data: null`.
 
 use std::collections::BTreeSet;
 
@@ -16,8 +20,8 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{
-    AdditionalProperties, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, Ref, Schema,
-    SchemaFormat, SchemaType, Type,
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder,
+    Ref, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
@@ -28,13 +32,8 @@ use utoipa::openapi::{
 
 use crate::jsonapi::resource::{AttrKind, RelDef, ResourceDef, ID};
 use crate::jsonapi::MEDIA_TYPE;
-use crate::resources::lookup;
+use crate::resources::{self, lookup};
 use crate::AppState;
-
-/// Where the walk over the registry starts: every type reachable from these through
-/// relationships is described. (The registry offers no iterator; a type that nothing points
-/// to must be listed here, as `refund_summaries`, which is skipped while unregistered.)
-const ROOTS: &[&str] = &["refunds", "refund_summaries"];
 
 /// A write a resource type accepts: the attributes of its body (the handler's
 /// `Attrs::only` list), the required ones, and the to-one relationships it takes.
@@ -42,7 +41,8 @@ struct Write {
     attributes: &'static [&'static str],
     required: &'static [&'static str],
     relationships: &'static [&'static str],
-    /// Whether exactly one of `relationships` must be given (a refund's target).
+    /// Whether exactly one of `relationships` must be given (a refund's target; the one
+    /// required relationship of an authorization, a capture or an attachment).
     one_of_relationships: bool,
 }
 
@@ -112,6 +112,20 @@ const ORDER_ATTRS: [&str; 10] = [
     COMMON[1],
     COMMON[2],
 ];
+
+/// The attributes of attachment writes (`name` is required on create, never null).
+const ATTACHMENT_ATTRS: [&str; 6] = [
+    "name",
+    "description",
+    "url",
+    COMMON[0],
+    COMMON[1],
+    COMMON[2],
+];
+
+/// Write attributes that must be non-empty strings when given (`Attrs::required_text`
+/// without a null meaning "clear"), by type.
+const NON_EMPTY: &[(&str, &str)] = &[("attachments", "name")];
 
 const ORDER_UPDATE: [&str; 11] = [
     ORDER_ATTRS[0],
@@ -202,6 +216,17 @@ const WRITES: &[Writes] = &[
         ]),
         delete: false,
     },
+    Writes {
+        type_name: "attachments",
+        create: Some(Write {
+            attributes: &ATTACHMENT_ATTRS,
+            required: &["name"],
+            relationships: &["attachable"],
+            one_of_relationships: true,
+        }),
+        update: update(&ATTACHMENT_ATTRS),
+        delete: true,
+    },
 ];
 
 /// Filter predicates described per attribute kind (the grammar has more: see the
@@ -240,21 +265,18 @@ pub async fn serve(state: web::Data<AppState>) -> HttpResponse {
         .json(doc)
 }
 
-/// Every registered resource type reachable from [`ROOTS`], in discovery order.
+/// Every registered resource type, in registration order.
 pub fn resource_types() -> Vec<&'static ResourceDef> {
-    let mut found: Vec<&'static ResourceDef> = ROOTS.iter().filter_map(|t| lookup(t)).collect();
-    let mut i = 0;
-    while i < found.len() {
-        for rel in found[i].relationships {
-            if let Some(def) = lookup(rel.target) {
-                if !found.iter().any(|d| d.type_name == def.type_name) {
-                    found.push(def);
-                }
-            }
-        }
-        i += 1;
+    resources::all().map(|r| r.def()).collect()
+}
+
+/// The registered types a relationship may point to (one, unless it is polymorphic).
+fn rel_targets(rel: &RelDef) -> Vec<&'static ResourceDef> {
+    if rel.is_poly() {
+        rel.targets.iter().filter_map(|t| lookup(t)).collect()
+    } else {
+        lookup(rel.target).into_iter().collect()
     }
-    found
 }
 
 /// The OpenAPI document of the service.
@@ -417,10 +439,22 @@ pub fn document(limits: Limits) -> OpenApi {
 
         // Relationships whose target is served.
         for rel in def.relationships {
-            let Some(target) = lookup(rel.target) else {
+            let targets = rel_targets(rel);
+            let Some(&target) = targets.first() else {
                 continue;
             };
-            let (related_params, related_schema, linkage_params, linkage_schema) = if rel.to_many {
+            let n = rel.name;
+            let (related_params, related_schema, linkage_params, linkage_schema) = if rel.is_poly()
+            {
+                // The target's type, and so its includes, depend on the row: only the
+                // sparse fieldsets of the allowed types are described.
+                (
+                    targets.iter().map(|d| fields_param(d)).collect(),
+                    format!("{t}_{n}_related_document"),
+                    Vec::new(),
+                    format!("{t}_{n}_linkage_document"),
+                )
+            } else if rel.to_many {
                 (
                     collection_params(target, limits),
                     format!("{}_collection", target.type_name),
@@ -435,7 +469,6 @@ pub fn document(limits: Limits) -> OpenApi {
                     "to_one_linkage_document".to_owned(),
                 )
             };
-            let n = rel.name;
             paths = paths
                 .path(
                     format!("/api/{t}/{{id}}/{n}"),
@@ -735,7 +768,9 @@ fn list_param(name: impl Into<String>, description: &str, items: Vec<String>) ->
         .build()
 }
 
-/// `include` paths up to [`INCLUDE_DEPTH`] and the types they reach.
+/// `include` paths up to [`INCLUDE_DEPTH`] and the types they reach. A polymorphic
+/// relationship ends a path (what lies past it depends on the row) and reaches every
+/// allowed type.
 fn include_paths(def: &'static ResourceDef) -> (Vec<String>, BTreeSet<&'static str>) {
     let mut paths = Vec::new();
     let mut reached = BTreeSet::new();
@@ -744,17 +779,20 @@ fn include_paths(def: &'static ResourceDef) -> (Vec<String>, BTreeSet<&'static s
         let mut next = Vec::new();
         for (prefix, d) in frontier {
             for rel in d.relationships {
-                let Some(target) = lookup(rel.target) else {
+                let targets = rel_targets(rel);
+                if targets.is_empty() {
                     continue;
-                };
+                }
                 let path = if prefix.is_empty() {
                     rel.name.to_owned()
                 } else {
                     format!("{prefix}.{}", rel.name)
                 };
-                reached.insert(target.type_name);
+                reached.extend(targets.iter().map(|t| t.type_name));
                 paths.push(path.clone());
-                next.push((path, target));
+                if !rel.is_poly() {
+                    next.push((path, targets[0]));
+                }
             }
         }
         frontier = next;
@@ -776,22 +814,25 @@ fn shape_params(def: &'static ResourceDef) -> Vec<Parameter> {
     reached.insert(def.type_name);
     let mut types: Vec<&str> = vec![def.type_name];
     types.extend(reached.into_iter().filter(|t| *t != def.type_name));
-    for t in types {
-        let Some(d) = lookup(t) else { continue };
-        let fields: Vec<String> = d
-            .attributes
-            .iter()
-            .filter(|a| a.rendered)
-            .map(|a| a.name.to_owned())
-            .chain(d.relationships.iter().map(|r| r.name.to_owned()))
-            .collect();
-        out.push(list_param(
-            format!("fields[{t}]"),
-            &format!("Sparse fieldset of {t}"),
-            fields,
-        ));
-    }
+    out.extend(types.into_iter().filter_map(lookup).map(fields_param));
     out
+}
+
+/// `fields[<type>]` of `def`: its rendered attributes and its relationships.
+fn fields_param(def: &ResourceDef) -> Parameter {
+    let t = def.type_name;
+    let fields: Vec<String> = def
+        .attributes
+        .iter()
+        .filter(|a| a.rendered)
+        .map(|a| a.name.to_owned())
+        .chain(def.relationships.iter().map(|r| r.name.to_owned()))
+        .collect();
+    list_param(
+        format!("fields[{t}]"),
+        &format!("Sparse fieldset of {t}"),
+        fields,
+    )
 }
 
 fn single_params(def: &'static ResourceDef) -> Vec<Parameter> {
@@ -936,6 +977,13 @@ fn write_attribute_schema(def: &ResourceDef, name: &str) -> ObjectBuilder {
         };
         return schema.description(Some(*description));
     }
+    if NON_EMPTY.contains(&(def.type_name, name)) {
+        return string()
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some("\\S"))
+            .description(Some("A non-empty string"));
+    }
     let kind = def.attr(name).map_or(AttrKind::Text, |a| a.kind);
     match kind {
         AttrKind::Int => ObjectBuilder::new().schema_type(Type::Integer),
@@ -950,10 +998,11 @@ fn write_attribute_schema(def: &ResourceDef, name: &str) -> ObjectBuilder {
     }
 }
 
-fn identifier_schema(type_name: &str) -> ObjectBuilder {
+/// `{type, id}` with `type` one of `types`.
+fn identifier_schema(types: &[&str]) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::Object)
-        .property("type", string().enum_values(Some([type_name])))
+        .property("type", string().enum_values(Some(types.to_vec())))
         .property("id", string().min_length(Some(1)))
         .required("type")
         .required("id")
@@ -993,12 +1042,15 @@ fn request_schema(def: &ResourceDef, write: &Write, with_id: bool) -> ObjectBuil
                 "Relationships"
             }));
         for name in write.relationships {
-            let target = def.rel(name).map_or("", |r| r.target);
+            let types: Vec<&str> = def
+                .rel(name)
+                .map(|r| rel_targets(r).iter().map(|d| d.type_name).collect())
+                .unwrap_or_default();
             rels = rels.property(
                 *name,
                 ObjectBuilder::new()
                     .schema_type(Type::Object)
-                    .property("data", identifier_schema(target))
+                    .property("data", identifier_schema(&types))
                     .required("data"),
             );
         }
@@ -1028,13 +1080,17 @@ fn type_schemas(def: &'static ResourceDef) -> Vec<(String, RefOr<Schema>)> {
     let mut relationships = ObjectBuilder::new()
         .schema_type(Type::Object)
         .additional_properties(Some(closed()));
+    let mut poly = Vec::new();
     for rel in def.relationships {
-        let name = if rel.to_many {
-            "to_many_relationship"
+        let name = if rel.is_poly() {
+            poly.extend(poly_schemas(def, rel));
+            format!("{t}_{}_relationship", rel.name)
+        } else if rel.to_many {
+            "to_many_relationship".to_owned()
         } else {
-            "to_one_relationship"
+            "to_one_relationship".to_owned()
         };
-        relationships = relationships.property(rel.name, schema_ref(name));
+        relationships = relationships.property(rel.name, schema_ref(&name));
     }
     let resource = ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -1075,12 +1131,53 @@ fn type_schemas(def: &'static ResourceDef) -> Vec<(String, RefOr<Schema>)> {
         .required("data")
         .required("meta")
         .required("links");
-    vec![
+    let mut schemas = vec![
         (format!("{t}_resource"), resource.into()),
         (format!("{t}_document"), document.into()),
         (format!("{t}_optional_document"), optional.into()),
         (format!("{t}_collection"), collection.into()),
         (format!("{t}_filter"), filter_schema(def).into()),
+    ];
+    schemas.extend(poly);
+    schemas
+}
+
+/// The schemas of a polymorphic to-one relationship `rel` of `def`: its identifier (a type
+/// among the allowed ones), its member in the resource object, its linkage document and
+/// its related document (`oneOf` the allowed types' documents, or `data: null`).
+fn poly_schemas(def: &ResourceDef, rel: &RelDef) -> Vec<(String, RefOr<Schema>)> {
+    let prefix = format!("{}_{}", def.type_name, rel.name);
+    let targets = rel_targets(rel);
+    let types: Vec<&str> = targets.iter().map(|d| d.type_name).collect();
+    let nullable_identifier = || {
+        AnyOfBuilder::new()
+            .item(schema_ref(&format!("{prefix}_identifier")))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+    };
+    let identifier = identifier_schema(&types).title(Some(format!("{prefix} identifier")));
+    let member = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("links", schema_ref("relationship_links"))
+        .property("data", nullable_identifier())
+        .required("links");
+    let linkage = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("data", nullable_identifier())
+        .property("links", schema_ref("relationship_links"))
+        .required("data");
+    let mut related = OneOfBuilder::new().description(Some(format!(
+        "The related resource, one of {}, or `data: null`",
+        types.join(", ")
+    )));
+    for t in &types {
+        related = related.item(schema_ref(&format!("{t}_document")));
+    }
+    related = related.item(schema_ref("null_document"));
+    vec![
+        (format!("{prefix}_identifier"), identifier.into()),
+        (format!("{prefix}_relationship"), member.into()),
+        (format!("{prefix}_linkage_document"), linkage.into()),
+        (format!("{prefix}_related_document"), related.into()),
     ]
 }
 
@@ -1218,6 +1315,17 @@ fn shared_schemas() -> Vec<(String, RefOr<Schema>)> {
                 .property("last", url())
                 .required("first")
                 .required("last")
+                .into(),
+        ),
+        (
+            "null_document",
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .title(Some("An empty to-one relationship"))
+                .property("data", ObjectBuilder::new().schema_type(Type::Null))
+                .property("included", schema_ref("included"))
+                .property("links", schema_ref("self_links"))
+                .required("data")
                 .into(),
         ),
         (

@@ -79,12 +79,14 @@ static RESOURCES: &[&dyn Resource] = &[
     &refund_summaries::RefundSummaries,
 ];
 
+/// Every registered resource type, in registration order.
+pub fn all() -> impl Iterator<Item = &'static dyn Resource> {
+    RESOURCES.iter().copied()
+}
+
 /// The resource type served under `/api/<type_name>`.
 pub fn resource(type_name: &str) -> Option<&'static dyn Resource> {
-    RESOURCES
-        .iter()
-        .copied()
-        .find(|r| r.def().type_name == type_name)
+    all().find(|r| r.def().type_name == type_name)
 }
 
 /// The description of a resource type (the engine's [`crate::jsonapi::Lookup`]).
