@@ -103,7 +103,7 @@ bench_database() {
 bench_server() {
     log "starting server on $BASE (workers $WORKERS, pool $POOL)"
     REFUNDS_BIND="127.0.0.1:${PORT}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
-        REFUNDS_LOG_LEVEL=warn "$BIN" serve >"$TMP/server.log" 2>&1 &
+        REFUNDS_LOG_LEVEL=warn REFUNDS_RATE_LIMIT_ENABLED=false "$BIN" serve >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!
     local _
     for _ in $(seq 1 100); do
