@@ -99,36 +99,53 @@ impl Renderer<'_> {
             .collect();
         let mut relationships = Map::new();
         for rel in def.relationships.iter().filter(|r| shown(r.name)) {
-            let mut obj =
-                json!({ "links": self.relationship_links(def.type_name, &rec.id, rel.name) });
+            let mut obj = Map::new();
+            obj.insert(
+                "links".into(),
+                self.relationship_links(def.type_name, &rec.id, rel.name),
+            );
             if let Some(data) = linked.linkage.get(rel.name) {
-                obj["data"] = data.clone();
+                obj.insert("data".into(), data.clone());
             }
-            relationships.insert(rel.name.to_owned(), obj);
+            relationships.insert(rel.name.to_owned(), Value::Object(obj));
         }
-        let mut out = json!({
-            "id": rec.id,
-            "type": def.type_name,
-            "links": { "self": self.self_url(def.type_name, &rec.id) },
-        });
+        let self_url = Value::String(self.self_url(def.type_name, &rec.id));
+        let mut out = object([
+            ("id", Value::String(rec.id.clone())),
+            ("type", Value::String(def.type_name.to_owned())),
+            ("links", Value::Object(object([("self", self_url)]))),
+        ]);
         if !attributes.is_empty() {
-            out["attributes"] = Value::Object(attributes);
+            out.insert("attributes".into(), Value::Object(attributes));
         }
         if !relationships.is_empty() {
-            out["relationships"] = Value::Object(relationships);
+            out.insert("relationships".into(), Value::Object(relationships));
         }
-        out["meta"] = json!({ "mode": rec.mode, "organization_id": rec.organization_id });
-        out
+        let meta = object([
+            ("mode", Value::String(rec.mode.clone())),
+            (
+                "organization_id",
+                Value::String(rec.organization_id.clone()),
+            ),
+        ]);
+        out.insert("meta".into(), Value::Object(meta));
+        Value::Object(out)
     }
 
     /// A document whose primary data is one resource (or null).
     pub fn single(&self, primary: Option<&Linked>, included: &[Linked], self_link: &str) -> Value {
-        let mut doc = json!({
-            "data": primary.map(|p| self.resource(p)).unwrap_or(Value::Null),
-            "links": { "self": self_link },
-        });
+        let mut doc = object([
+            (
+                "data",
+                primary.map(|p| self.resource(p)).unwrap_or(Value::Null),
+            ),
+            (
+                "links",
+                Value::Object(object([("self", Value::String(self_link.to_owned()))])),
+            ),
+        ]);
         self.add_included(&mut doc, included);
-        doc
+        Value::Object(doc)
     }
 
     /// A paginated collection document.
@@ -138,20 +155,32 @@ impl Renderer<'_> {
         included: &[Linked],
         pagination: &Pagination,
     ) -> Value {
-        let mut doc = json!({
-            "data": primary.iter().map(|p| self.resource(p)).collect::<Vec<_>>(),
-            "meta": pagination.meta(),
-            "links": pagination.links(),
-        });
+        let mut doc = object([
+            ("data", primary.iter().map(|p| self.resource(p)).collect()),
+            ("meta", pagination.meta()),
+            ("links", pagination.links()),
+        ]);
         self.add_included(&mut doc, included);
-        doc
+        Value::Object(doc)
     }
 
-    fn add_included(&self, doc: &mut Value, included: &[Linked]) {
+    fn add_included(&self, doc: &mut Map<String, Value>, included: &[Linked]) {
         if !included.is_empty() {
-            doc["included"] = included.iter().map(|i| self.resource(i)).collect();
+            doc.insert(
+                "included".into(),
+                included.iter().map(|i| self.resource(i)).collect(),
+            );
         }
     }
+}
+
+/// An object from members already built as values. (`json!` would serialize each `Value`
+/// member into a new one: a deep copy of every resource of a page.)
+fn object<const N: usize>(members: [(&str, Value); N]) -> Map<String, Value> {
+    members
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
 }
 
 /// Counts and links of one page of a collection.
