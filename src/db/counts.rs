@@ -2,8 +2,14 @@
 //!
 //! An exact `record_count` would otherwise cost a count over every row of the tenant on
 //! every plain list request. Every insert or delete calls [`add`] in its own transaction,
-//! so counts are exact at every commit. Writes spread over [`SHARDS`] rows per tenant and
-//! type, so concurrent writes of one tenant rarely wait on the same counter row.
+//! so counts are exact at every commit. Inside [`super::write_transaction`] the changes are
+//! collected and written just before the commit, all on one shard chosen for the
+//! transaction, in one fixed order: counter rows are then locked briefly, and never in an
+//! order that could deadlock with another transaction. Writes spread over [`SHARDS`] rows
+//! per tenant and type, so concurrent writes of one tenant rarely wait on one row.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use diesel::upsert::excluded;
@@ -15,7 +21,46 @@ use super::DbConnection;
 /// Counter rows per tenant and type.
 pub const SHARDS: i32 = 16;
 
-/// Adds `delta` to the count of `resource_type` for the tenant.
+type Key = (String, String, String);
+
+thread_local! {
+    /// Count changes of the write transaction running on this thread, if any.
+    static PENDING: RefCell<Option<BTreeMap<Key, i64>>> = const { RefCell::new(None) };
+}
+
+/// Starts collecting this thread's count changes (an outermost write transaction began).
+pub(crate) fn defer() {
+    PENDING.with(|p| *p.borrow_mut() = Some(BTreeMap::new()));
+}
+
+/// The changes collected so far, to restore when a savepoint rolls back.
+pub(crate) fn checkpoint() -> Option<BTreeMap<Key, i64>> {
+    PENDING.with(|p| p.borrow().clone())
+}
+
+pub(crate) fn restore(saved: Option<BTreeMap<Key, i64>>) {
+    PENDING.with(|p| *p.borrow_mut() = saved);
+}
+
+/// Stops collecting and forgets the changes (the transaction rolled back).
+pub(crate) fn discard() {
+    PENDING.with(|p| *p.borrow_mut() = None);
+}
+
+/// Stops collecting and writes the changes, in key order, on one random shard.
+pub(crate) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
+    let pending = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    let shard = rand::rng().random_range(0..SHARDS);
+    for ((org, mode, kind), delta) in pending {
+        if delta != 0 {
+            write(conn, &org, &mode, &kind, shard, delta)?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds `delta` to the count of `resource_type` for the tenant: at the commit of the
+/// running write transaction, or now.
 pub fn add(
     conn: &mut DbConnection,
     organization_id: &str,
@@ -23,11 +68,38 @@ pub fn add(
     resource_type: &str,
     delta: i64,
 ) -> QueryResult<()> {
+    let deferred = PENDING.with(|p| match p.borrow_mut().as_mut() {
+        Some(pending) => {
+            let key = (
+                organization_id.to_owned(),
+                mode.to_owned(),
+                resource_type.to_owned(),
+            );
+            *pending.entry(key).or_default() += delta;
+            true
+        }
+        None => false,
+    });
+    if deferred {
+        return Ok(());
+    }
+    let shard = rand::rng().random_range(0..SHARDS);
+    write(conn, organization_id, mode, resource_type, shard, delta)
+}
+
+fn write(
+    conn: &mut DbConnection,
+    organization_id: &str,
+    mode: &str,
+    resource_type: &str,
+    shard: i32,
+    delta: i64,
+) -> QueryResult<()> {
     let row = (
         rc::organization_id.eq(organization_id),
         rc::mode.eq(mode),
         rc::resource_type.eq(resource_type),
-        rc::shard.eq(rand::rng().random_range(0..SHARDS)),
+        rc::shard.eq(shard),
         rc::record_count.eq(delta),
     );
     // Upserts only compile on the concrete connections; the SQL is the same on both.

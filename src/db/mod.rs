@@ -217,7 +217,13 @@ where
             .transaction_depth()
             .is_ok_and(|d| d.is_some());
     if nested {
-        return conn.transaction(work);
+        // A savepoint: its count changes go if it rolls back.
+        let saved = counts::checkpoint();
+        let result = conn.transaction(work);
+        if result.is_err() {
+            counts::restore(saved);
+        }
+        return result;
     }
     match conn {
         DbConnection::Sqlite(c) => {
@@ -227,7 +233,13 @@ where
             <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
         }
     }
-    match work(conn) {
+    counts::defer();
+    let result = work(conn).and_then(|value| {
+        counts::flush(conn)?;
+        Ok(value)
+    });
+    counts::discard();
+    match result {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
             Ok(value)

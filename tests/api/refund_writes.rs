@@ -736,7 +736,66 @@ async fn patch_rules(app: TestApp) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// Maintained counts equal the counted rows after writes, failed writes and a failed
+/// trigger whose refund ran in a savepoint that was rolled back.
+async fn counts_stay_exact_across_failures(app: TestApp) {
+    let p = app.payments("acme", "1015", "EUR", &[3000, 2000]);
+    let tok = token("acme");
+    let body = |amount: i64| {
+        refund_body(
+            "reference_capture",
+            "captures",
+            &p.capture_ids[0],
+            json!({"amount_cents": amount, "currency_code": "EUR"}),
+        )
+    };
+    assert_eq!(
+        app.post("/api/refunds", &tok, &body(1000)).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.post("/api/refunds", &tok, &body(9000)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.post("/api/refunds", &tok, &body(1013)).await.0,
+        StatusCode::CREATED
+    );
+    let trigger = json!({"data": {"type": "captures", "id": p.capture_ids[1],
+        "attributes": {"_refund": true, "_refund_amount_cents": 5000, "reference": "x"}}});
+    let (status, _) = app
+        .patch(
+            &format!("/api/captures/{}", p.capture_ids[1]),
+            &tok,
+            &trigger,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let trigger_ok = json!({"data": {"type": "captures", "id": p.capture_ids[1],
+        "attributes": {"_refund": true, "_refund_amount_cents": 500, "reference": "y"}}});
+    let (status, _) = app
+        .patch(
+            &format!("/api/captures/{}", p.capture_ids[1]),
+            &tok,
+            &trigger_ok,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for kind in ["refunds", "refund_captures", "versions", "events"] {
+        let maintained = count(&app, &format!("/api/{kind}")).await;
+        let counted = count(
+            &app,
+            &format!("/api/{kind}?filter[q][created_at_gt]=2000-01-01"),
+        )
+        .await;
+        assert_eq!(maintained, counted, "{kind}");
+        assert!(counted > 0, "{kind}");
+    }
+    assert_eq!(count(&app, "/api/refunds").await, 3);
+}
+
 crate::on_both_backends!(
+    counts_stay_exact_across_failures,
     create_against_a_capture,
     default_amount_is_the_whole_balance,
     authorization_spans_captures_oldest_first,
