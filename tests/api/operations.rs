@@ -383,3 +383,49 @@ async fn sigterm_finishes_in_flight_requests() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(http(server.port, "GET", "/health", "", None).is_none());
 }
+
+/// A request stuck behind a lock is answered 503 at `request_timeout_ms`, and PostgreSQL's
+/// statement timeout ends its work; the service answers normally once the lock is gone.
+#[actix_web::test]
+async fn requests_time_out_with_503() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = TestApp::with(Backend::Postgres, |s| s.request_timeout_ms = 400).await;
+    let p = app.payments("acme", "5005", "EUR", &[1000]);
+    let body = refund_body(
+        "reference_capture",
+        "captures",
+        &p.capture_ids[0],
+        json!({"amount_cents": 100, "currency_code": "EUR"}),
+    );
+    let mut blocker = diesel::PgConnection::establish(&app.database_url).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut blocker).unwrap();
+    diesel::sql_query(format!(
+        "SELECT id FROM orders WHERE id = '{}' FOR UPDATE",
+        p.order_id
+    ))
+    .execute(&mut blocker)
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (status, doc) = app.post("/api/refunds", &token("acme"), &body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{doc}");
+    assert_eq!(doc["errors"][0]["code"], "SERVICE_UNAVAILABLE");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered at the timeout, not after the lock"
+    );
+    diesel::sql_query("ROLLBACK").execute(&mut blocker).unwrap();
+    let (status, _) = app
+        .get(
+            &format!("/api/captures/{}", p.capture_ids[0]),
+            &token("acme"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.post("/api/refunds", &token("acme"), &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, refunds) = app.get("/api/refunds", &token("acme")).await;
+    assert_eq!(
+        refunds["meta"]["record_count"], 1,
+        "the timed-out refund was not written"
+    );
+}
