@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::sql::{self, json_contains, text, typed, Cond};
 use super::{metadata, time, Resource};
@@ -66,11 +66,11 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Map::new();
-    a.insert("name".into(), json!(r.name));
-    a.insert("description".into(), json!(r.description));
-    a.insert("url".into(), json!(r.url));
-    a.insert("reference".into(), json!(r.reference));
-    a.insert("reference_origin".into(), json!(r.reference_origin));
+    a.insert("name".into(), Value::from(r.name));
+    a.insert("description".into(), Value::from(r.description));
+    a.insert("url".into(), Value::from(r.url));
+    a.insert("reference".into(), Value::from(r.reference));
+    a.insert("reference_origin".into(), Value::from(r.reference_origin));
     a.insert("metadata".into(), metadata(&r.metadata));
     a.insert("created_at".into(), time(&r.created_at));
     a.insert("updated_at".into(), time(&r.updated_at));

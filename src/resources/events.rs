@@ -1,7 +1,7 @@
 //! `events`: what happened to a resource (`refunds.create`, `captures.refund`, …).
 
 use diesel::prelude::*;
-use serde_json::{json, Map};
+use serde_json::{Map, Value};
 
 use super::sql::{self, text, typed, Cond};
 use super::{metadata, time, Resource};
@@ -59,7 +59,7 @@ pub fn known_type(types: &'static [&'static str], stored: &str) -> Option<&'stat
 
 pub fn view(r: Row) -> Record {
     let mut a = Map::new();
-    a.insert("name".into(), json!(r.name));
+    a.insert("name".into(), Value::from(r.name));
     a.insert("payload".into(), metadata(&r.payload));
     a.insert("created_at".into(), time(&r.created_at));
     let (to_one, to_one_types) = match known_type(RESOURCE_TYPES, &r.resource_type) {

@@ -1,7 +1,7 @@
 //! `orders`: the service's copy of the orders refunds belong to.
 
 use diesel::prelude::*;
-use serde_json::{json, Map};
+use serde_json::{Map, Value};
 
 use super::sql::{self, json_contains, text, typed, Cond};
 use super::{metadata, time, Resource};
@@ -68,11 +68,11 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Map::new();
-    a.insert("number".into(), json!(r.number));
-    a.insert("currency_code".into(), json!(r.currency_code));
-    a.insert("customer_email".into(), json!(r.customer_email));
-    a.insert("customer_id".into(), json!(r.customer_id));
-    a.insert("market_id".into(), json!(r.market_id));
+    a.insert("number".into(), Value::from(r.number));
+    a.insert("currency_code".into(), Value::from(r.currency_code.as_str()));
+    a.insert("customer_email".into(), Value::from(r.customer_email));
+    a.insert("customer_id".into(), Value::from(r.customer_id));
+    a.insert("market_id".into(), Value::from(r.market_id));
     crate::money::insert(
         &mut a,
         "total_amount",
@@ -85,11 +85,11 @@ pub fn view(r: Row) -> Record {
         r.shipping_amount_cents,
         &r.currency_code,
     );
-    a.insert("payment_status".into(), json!(r.payment_status));
+    a.insert("payment_status".into(), Value::from(r.payment_status));
     a.insert("created_at".into(), time(&r.created_at));
     a.insert("updated_at".into(), time(&r.updated_at));
-    a.insert("reference".into(), json!(r.reference));
-    a.insert("reference_origin".into(), json!(r.reference_origin));
+    a.insert("reference".into(), Value::from(r.reference));
+    a.insert("reference_origin".into(), Value::from(r.reference_origin));
     a.insert("metadata".into(), metadata(&r.metadata));
     Record {
         def: &DEF,

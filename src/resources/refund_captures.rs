@@ -1,7 +1,7 @@
 //! `refund_captures`: how a refund's amount was split over the captures it drew on.
 
 use diesel::prelude::*;
-use serde_json::{json, Map};
+use serde_json::{Map, Value};
 
 use super::sql::{self, text, typed, Cond};
 use super::{time, Resource};
@@ -51,7 +51,7 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Map::new();
-    a.insert("currency_code".into(), json!(r.currency_code));
+    a.insert("currency_code".into(), Value::from(r.currency_code.as_str()));
     crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
     a.insert("created_at".into(), time(&r.created_at));
     a.insert("updated_at".into(), time(&r.updated_at));

@@ -1,7 +1,7 @@
 //! `refunds`: the resource description, its row, filters, sort and view.
 
 use diesel::prelude::*;
-use serde_json::{json, Map};
+use serde_json::{Map, Value};
 
 use super::sql::{self, json_contains, text, typed, Cond};
 use super::{metadata, orders, time, Resource};
@@ -88,24 +88,24 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Map::new();
-    a.insert("number".into(), json!(r.number));
-    a.insert("key".into(), json!(r.key));
-    a.insert("currency_code".into(), json!(r.currency_code));
+    a.insert("number".into(), Value::from(r.number));
+    a.insert("key".into(), Value::from(r.key));
+    a.insert("currency_code".into(), Value::from(r.currency_code.as_str()));
     crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
-    a.insert("succeeded".into(), json!(r.succeeded));
-    a.insert("message".into(), json!(r.message));
-    a.insert("error_code".into(), json!(r.error_code));
-    a.insert("error_detail".into(), json!(r.error_detail));
-    a.insert("token".into(), json!(r.token));
+    a.insert("succeeded".into(), Value::from(r.succeeded));
+    a.insert("message".into(), Value::from(r.message));
+    a.insert("error_code".into(), Value::from(r.error_code));
+    a.insert("error_detail".into(), Value::from(r.error_detail));
+    a.insert("token".into(), Value::from(r.token));
     a.insert(
         "gateway_transaction_id".into(),
-        json!(r.gateway_transaction_id),
+        Value::from(r.gateway_transaction_id),
     );
-    a.insert("payment_method_type".into(), json!(r.payment_method_type));
+    a.insert("payment_method_type".into(), Value::from(r.payment_method_type));
     a.insert("created_at".into(), time(&r.created_at));
     a.insert("updated_at".into(), time(&r.updated_at));
-    a.insert("reference".into(), json!(r.reference));
-    a.insert("reference_origin".into(), json!(r.reference_origin));
+    a.insert("reference".into(), Value::from(r.reference));
+    a.insert("reference_origin".into(), Value::from(r.reference_origin));
     a.insert("metadata".into(), metadata(&r.metadata));
     Record {
         def: &DEF,

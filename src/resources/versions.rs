@@ -1,7 +1,7 @@
 //! `versions`: the journal of every change, written with the change it records.
 
 use diesel::prelude::*;
-use serde_json::{json, Map};
+use serde_json::{Map, Value};
 
 use super::sql::{self, text, typed, Cond};
 use super::{metadata, time, Resource};
@@ -49,9 +49,9 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Map::new();
-    a.insert("resource_type".into(), json!(r.resource_type));
-    a.insert("resource_id".into(), json!(r.resource_id));
-    a.insert("event".into(), json!(r.event));
+    a.insert("resource_type".into(), Value::from(r.resource_type));
+    a.insert("resource_id".into(), Value::from(r.resource_id));
+    a.insert("event".into(), Value::from(r.event));
     a.insert("changes".into(), metadata(&r.changes));
     a.insert("snapshot".into(), metadata(&r.snapshot));
     a.insert("who".into(), metadata(&r.who));
