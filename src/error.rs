@@ -259,6 +259,13 @@ impl From<diesel::result::Error> for ApiError {
                 Self::unavailable(info.message())
             }
             Error::BrokenTransactionManager => Self::unavailable("broken transaction manager"),
+            // A statement over PostgreSQL's statement_timeout, or SQLite's busy timeout.
+            Error::DatabaseError(_, info)
+                if info.message().contains("statement timeout")
+                    || info.message().contains("database is locked") =>
+            {
+                Self::unavailable(info.message())
+            }
             other => Self::internal("database error", other),
         }
     }

@@ -81,29 +81,22 @@ impl Urls {
     }
 }
 
-/// Runs a unit of database work on a pooled connection off the async executor, answering
-/// `503` when it outlasts `request_timeout_ms` (PostgreSQL's statement timeout ends the
-/// work itself; the answer does not wait for it).
+/// Runs a unit of database work on a pooled connection off the async executor.
+///
+/// The answer always waits for the work: a write that has not finished could still commit,
+/// so answering early would be a lie. Time is bounded where the work happens instead: the
+/// pool wait (`pool_timeout_ms`), each statement (`request_timeout_ms`, PostgreSQL's
+/// `statement_timeout`) and lock waits (SQLite's busy timeout); each answers 503.
 pub async fn with_conn<T: Send + 'static>(
     state: &web::Data<AppState>,
     work: impl FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let pool = state.pool.clone();
-    let limit = std::time::Duration::from_millis(state.settings.request_timeout_ms);
-    let job = web::block(move || {
+    web::block(move || {
         let mut conn = pool.get()?;
         work(&mut conn)
-    });
-    match actix_web::rt::time::timeout(limit, job).await {
-        Ok(done) => done?,
-        Err(_) => {
-            tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
-            Err(ApiError::new(
-                Code::ServiceUnavailable,
-                "The request took too long; retry later",
-            ))
-        }
-    }
+    })
+    .await?
 }
 
 /// Answers a write with the resource's document (`201` adds `Location`).

@@ -384,12 +384,13 @@ async fn sigterm_finishes_in_flight_requests() {
     assert!(http(server.port, "GET", "/health", "", None).is_none());
 }
 
-/// A request stuck behind a lock is answered 503 at `request_timeout_ms`, and PostgreSQL's
-/// statement timeout ends its work; the service answers normally once the lock is gone.
+/// A request stuck behind a lock is cancelled by the statement timeout (`request_timeout_ms`),
+/// rolled back and answered 503 — and only then, so a 503 never hides a refund that was
+/// made after all. The service answers normally once the lock is gone.
 #[actix_web::test]
 async fn requests_time_out_with_503() {
     use diesel::{Connection, RunQueryDsl};
-    let app = TestApp::with(Backend::Postgres, |s| s.request_timeout_ms = 400).await;
+    let app = TestApp::with(Backend::Postgres, |s| s.request_timeout_ms = 1_000).await;
     let p = app.payments("acme", "5005", "EUR", &[1000]);
     let body = refund_body(
         "reference_capture",
