@@ -70,10 +70,16 @@ pub struct Row {
 pub fn view(r: Row) -> Record {
     let mut a = Map::new();
     a.insert("number".into(), Value::from(r.number));
-    a.insert("currency_code".into(), Value::from(r.currency_code.as_str()));
+    a.insert(
+        "currency_code".into(),
+        Value::from(r.currency_code.as_str()),
+    );
     crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
     a.insert("succeeded".into(), Value::from(r.succeeded));
-    a.insert("payment_method_type".into(), Value::from(r.payment_method_type));
+    a.insert(
+        "payment_method_type".into(),
+        Value::from(r.payment_method_type),
+    );
     a.insert("message".into(), Value::from(r.message));
     a.insert("error_code".into(), Value::from(r.error_code));
     a.insert("error_detail".into(), Value::from(r.error_detail));

@@ -87,7 +87,10 @@ pub fn view(r: Row) -> Record {
     crate::money::insert(&mut a, "refund_amount", r.refund_amount_cents, cur);
     crate::money::insert(&mut a, "refund_balance", r.refund_balance_cents, cur);
     a.insert("succeeded".into(), Value::from(r.succeeded));
-    a.insert("payment_method_type".into(), Value::from(r.payment_method_type));
+    a.insert(
+        "payment_method_type".into(),
+        Value::from(r.payment_method_type),
+    );
     a.insert("message".into(), Value::from(r.message));
     a.insert("error_code".into(), Value::from(r.error_code));
     a.insert("error_detail".into(), Value::from(r.error_detail));

@@ -69,7 +69,10 @@ pub struct Row {
 pub fn view(r: Row) -> Record {
     let mut a = Map::new();
     a.insert("number".into(), Value::from(r.number));
-    a.insert("currency_code".into(), Value::from(r.currency_code.as_str()));
+    a.insert(
+        "currency_code".into(),
+        Value::from(r.currency_code.as_str()),
+    );
     a.insert("customer_email".into(), Value::from(r.customer_email));
     a.insert("customer_id".into(), Value::from(r.customer_id));
     a.insert("market_id".into(), Value::from(r.market_id));

@@ -51,7 +51,10 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Map::new();
-    a.insert("currency_code".into(), Value::from(r.currency_code.as_str()));
+    a.insert(
+        "currency_code".into(),
+        Value::from(r.currency_code.as_str()),
+    );
     crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
     a.insert("created_at".into(), time(&r.created_at));
     a.insert("updated_at".into(), time(&r.updated_at));

@@ -90,7 +90,10 @@ pub fn view(r: Row) -> Record {
     let mut a = Map::new();
     a.insert("number".into(), Value::from(r.number));
     a.insert("key".into(), Value::from(r.key));
-    a.insert("currency_code".into(), Value::from(r.currency_code.as_str()));
+    a.insert(
+        "currency_code".into(),
+        Value::from(r.currency_code.as_str()),
+    );
     crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
     a.insert("succeeded".into(), Value::from(r.succeeded));
     a.insert("message".into(), Value::from(r.message));
@@ -101,7 +104,10 @@ pub fn view(r: Row) -> Record {
         "gateway_transaction_id".into(),
         Value::from(r.gateway_transaction_id),
     );
-    a.insert("payment_method_type".into(), Value::from(r.payment_method_type));
+    a.insert(
+        "payment_method_type".into(),
+        Value::from(r.payment_method_type),
+    );
     a.insert("created_at".into(), time(&r.created_at));
     a.insert("updated_at".into(), time(&r.updated_at));
     a.insert("reference".into(), Value::from(r.reference));
