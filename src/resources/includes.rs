@@ -85,21 +85,46 @@ fn expand(
             let target =
                 resource(rel.target).ok_or_else(|| ApiError::internal("include", rel.target))?;
             let sort = default_sort(target.def());
-            for parent in &parents {
-                let filter = field_in(target.def(), rel.inverse, vec![parent.1.clone()]);
-                let (records, _) = target.list(
-                    conn,
-                    &ListQuery {
-                        scope,
-                        filters: &[filter],
-                        sort: &sort,
-                        page: None,
-                        count: false,
-                    },
-                )?;
+            let list = |conn: &mut DbConnection, ids: Vec<String>| {
+                let filter = field_in(target.def(), rel.inverse, ids);
+                let query = ListQuery {
+                    scope,
+                    filters: &[filter],
+                    sort: &sort,
+                    page: None,
+                    count: false,
+                };
+                target.list(conn, &query).map(|(records, _)| records)
+            };
+            // When each child names its parent (`order_id` ↔ the child's `order`), one query
+            // serves every parent; otherwise (many-to-many) one query per parent.
+            let back = rel
+                .inverse
+                .strip_suffix("_id")
+                .filter(|b| target.def().rel(b).is_some_and(|r| !r.to_many));
+            let groups: Vec<(Key, Vec<Record>)> = match back {
+                Some(back) => {
+                    let ids = parents.iter().map(|p| p.1.clone()).collect();
+                    let mut by_parent: HashMap<String, Vec<Record>> = HashMap::new();
+                    for r in list(conn, ids)? {
+                        if let Some(parent) = r.to_one(back).map(str::to_owned) {
+                            by_parent.entry(parent).or_default().push(r);
+                        }
+                    }
+                    parents
+                        .iter()
+                        .map(|p| (p.clone(), by_parent.remove(&p.1).unwrap_or_default()))
+                        .collect()
+                }
+                None => parents
+                    .iter()
+                    .map(|p| Ok((p.clone(), list(conn, vec![p.1.clone()])?)))
+                    .collect::<ApiResult<_>>()?,
+            };
+            for (parent, records) in groups {
                 let data: Vec<Value> = records.iter().map(Record::identifier).collect();
                 store
-                    .get(parent)
+                    .get(&parent)
                     .linkage
                     .insert(rel.name, Value::Array(data));
                 for r in records {
