@@ -78,11 +78,7 @@ impl Renderer<'_> {
 
     /// `links` of one relationship.
     pub fn relationship_links(&self, type_name: &str, id: &str, rel: &str) -> Value {
-        let base = self.self_url(type_name, id);
-        json!({
-            "self": format!("{base}/relationships/{rel}"),
-            "related": format!("{base}/{rel}"),
-        })
+        links_under(&self.self_url(type_name, id), rel)
     }
 
     /// The resource object, with sparse fieldsets applied.
@@ -97,19 +93,17 @@ impl Renderer<'_> {
             .filter(|(k, _)| shown(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let self_url = self.self_url(def.type_name, &rec.id);
         let mut relationships = Map::new();
         for rel in def.relationships.iter().filter(|r| shown(r.name)) {
             let mut obj = Map::new();
-            obj.insert(
-                "links".into(),
-                self.relationship_links(def.type_name, &rec.id, rel.name),
-            );
+            obj.insert("links".into(), links_under(&self_url, rel.name));
             if let Some(data) = linked.linkage.get(rel.name) {
                 obj.insert("data".into(), data.clone());
             }
             relationships.insert(rel.name.to_owned(), Value::Object(obj));
         }
-        let self_url = Value::String(self.self_url(def.type_name, &rec.id));
+        let self_url = Value::String(self_url);
         let mut out = object([
             ("id", Value::String(rec.id.clone())),
             ("type", Value::String(def.type_name.to_owned())),
@@ -172,6 +166,14 @@ impl Renderer<'_> {
             );
         }
     }
+}
+
+/// `links` of relationship `rel` of the resource at `base`.
+fn links_under(base: &str, rel: &str) -> Value {
+    Value::Object(object([
+        ("self", Value::String(format!("{base}/relationships/{rel}"))),
+        ("related", Value::String(format!("{base}/{rel}"))),
+    ]))
 }
 
 /// An object from members already built as values. (`json!` would serialize each `Value`
