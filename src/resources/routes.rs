@@ -314,49 +314,100 @@ async fn refund_by_key(
     Ok(document(doc))
 }
 
+/// What the two relationship routes share: the parent's type, the relationship, the type it
+/// points to, and the query parameters read for that type.
+struct RelationshipRequest {
+    kind: &'static dyn Resource,
+    id: String,
+    rel: &'static RelDef,
+    target: &'static dyn Resource,
+    params: Params,
+    urls: Urls,
+}
+
+impl RelationshipRequest {
+    async fn of(
+        req: &HttpRequest,
+        state: &web::Data<AppState>,
+        auth: &Auth,
+        path: web::Path<(String, String, String)>,
+    ) -> ApiResult<Self> {
+        let (type_name, id, rel_name) = path.into_inner();
+        let kind = kind(&type_name)?;
+        let rel = relationship(kind.def(), &rel_name)?;
+        let target = target_of(state, auth, kind, &id, rel).await?;
+        let shape = if rel.to_many {
+            Shape::Collection
+        } else {
+            Shape::Single
+        };
+        let params = params(req, state, target.def(), shape)?;
+        let urls = Urls::of(req, state);
+        Ok(Self {
+            kind,
+            id,
+            rel,
+            target,
+            params,
+            urls,
+        })
+    }
+
+    /// A page of the parent's children (to-many), rendered with `params`.
+    fn children(
+        &self,
+        conn: &mut DbConnection,
+        auth: &Auth,
+        parent: &Record,
+        params: &Params,
+    ) -> ApiResult<(Vec<Linked>, Vec<Linked>, i64)> {
+        let extra = field_in(self.target.def(), self.rel.inverse, vec![parent.id.clone()]);
+        collection(conn, self.target, auth, params, Some(extra))
+    }
+
+    /// The visible record a to-one relationship points to, if any.
+    fn to_one(
+        &self,
+        conn: &mut DbConnection,
+        auth: &Auth,
+        parent: &Record,
+    ) -> ApiResult<Vec<Record>> {
+        match parent.target(self.rel) {
+            Some((_, tid)) => self.target.find(conn, &auth.scope, vec![tid.to_owned()]),
+            None => Ok(vec![]),
+        }
+    }
+
+    fn pagination<'a>(&'a self, record_count: i64) -> Pagination<'a> {
+        Pagination {
+            url: &self.urls.current,
+            pairs: &self.params.pairs,
+            page: self.params.page,
+            record_count,
+        }
+    }
+}
+
 async fn related(
     req: HttpRequest,
     auth: Auth,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let (type_name, id, rel_name) = path.into_inner();
-    let kind = kind(&type_name)?;
-    let rel = relationship(kind.def(), &rel_name)?;
-    let target = target_of(&state, &auth, kind, &id, rel).await?;
-    let shape = if rel.to_many {
-        Shape::Collection
-    } else {
-        Shape::Single
-    };
-    let params = params(&req, &state, target.def(), shape)?;
-    let urls = Urls::of(&req, &state);
+    let r = RelationshipRequest::of(&req, &state, &auth, path).await?;
     let doc = with_conn(&state, move |conn| {
-        let parent = find_one(conn, kind, &auth, &id)?;
+        let parent = find_one(conn, r.kind, &auth, &r.id)?;
         let renderer = Renderer {
-            api_base: &urls.api,
-            fields: &params.fields,
+            api_base: &r.urls.api,
+            fields: &r.params.fields,
         };
-        if rel.to_many {
-            let extra = field_in(target.def(), rel.inverse, vec![parent.id.clone()]);
-            let (primary, included, count) = collection(conn, target, &auth, &params, Some(extra))?;
-            return Ok(renderer.collection(
-                &primary,
-                &included,
-                &Pagination {
-                    url: &urls.current,
-                    pairs: &params.pairs,
-                    page: params.page,
-                    record_count: count,
-                },
-            ));
+        if r.rel.to_many {
+            let (primary, included, count) = r.children(conn, &auth, &parent, &r.params)?;
+            return Ok(renderer.collection(&primary, &included, &r.pagination(count)));
         }
-        let records = match parent.target(rel) {
-            Some((_, tid)) => target.find(conn, &auth.scope, vec![tid.to_owned()])?,
-            None => vec![],
-        };
-        let (primary, included) = includes::load(conn, &auth.scope, records, &params.include)?;
-        Ok(renderer.single(primary.first(), &included, &urls.current))
+        let records = r.to_one(conn, &auth, &parent)?;
+        let (primary, included) = includes::load(conn, &auth.scope, records, &r.params.include)?;
+        Ok(renderer.single(primary.first(), &included, &r.urls.current))
     })
     .await?;
     Ok(document(doc))
@@ -368,37 +419,22 @@ async fn linkage(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let (type_name, id, rel_name) = path.into_inner();
-    let kind = kind(&type_name)?;
-    let rel = relationship(kind.def(), &rel_name)?;
-    let target = target_of(&state, &auth, kind, &id, rel).await?;
-    let shape = if rel.to_many {
-        Shape::Collection
-    } else {
-        Shape::Single
-    };
-    let params = params(&req, &state, target.def(), shape)?;
-    let urls = Urls::of(&req, &state);
+    let r = RelationshipRequest::of(&req, &state, &auth, path).await?;
     let doc = with_conn(&state, move |conn| {
-        let parent = find_one(conn, kind, &auth, &id)?;
+        let parent = find_one(conn, r.kind, &auth, &r.id)?;
         let renderer = Renderer {
-            api_base: &urls.api,
-            fields: &params.fields,
+            api_base: &r.urls.api,
+            fields: &r.params.fields,
         };
-        let links = renderer.relationship_links(kind.def().type_name, &parent.id, rel.name);
-        if rel.to_many {
-            let extra = field_in(target.def(), rel.inverse, vec![parent.id.clone()]);
+        let links = renderer.relationship_links(r.kind.def().type_name, &parent.id, r.rel.name);
+        if r.rel.to_many {
+            // Linkage only: nothing is included.
             let no_includes = Params {
                 include: Default::default(),
-                ..params.clone()
+                ..r.params.clone()
             };
-            let (primary, _, count) = collection(conn, target, &auth, &no_includes, Some(extra))?;
-            let pagination = Pagination {
-                url: &urls.current,
-                pairs: &params.pairs,
-                page: params.page,
-                record_count: count,
-            };
+            let (primary, _, count) = r.children(conn, &auth, &parent, &no_includes)?;
+            let pagination = r.pagination(count);
             let mut all_links = pagination.links();
             all_links["self"] = links["self"].clone();
             all_links["related"] = links["related"].clone();
@@ -408,13 +444,10 @@ async fn linkage(
                 "links": all_links,
             }));
         }
-        let data = match parent.target(rel) {
-            Some((_, tid)) => target
-                .find(conn, &auth.scope, vec![tid.to_owned()])?
-                .first()
-                .map_or(Value::Null, Record::identifier),
-            None => Value::Null,
-        };
+        let data = r
+            .to_one(conn, &auth, &parent)?
+            .first()
+            .map_or(Value::Null, Record::identifier);
         Ok(json!({ "data": data, "links": links }))
     })
     .await?;
