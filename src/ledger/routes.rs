@@ -58,14 +58,26 @@ fn digest(input: &Input) -> String {
     attributes.remove("key");
     let canonical: Value =
         json!({ "attributes": attributes, "relationships": input.relationships });
-    let hash = Sha256::digest(canonical.to_string().as_bytes());
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    request_hash(&canonical.to_string())
+}
+
+/// Hex SHA-256 of a request in canonical form, stored with the refund it made.
+pub(crate) fn request_hash(canonical: &str) -> String {
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn idempotency_key(req: &HttpRequest, input: &Input) -> ApiResult<Option<String>> {
-    if let Some(key) = input.attributes.required_text("key")? {
-        return Ok(Some(key));
+    match input.attributes.required_text("key")? {
+        Some(key) => Ok(Some(key)),
+        None => idempotency_header(req),
     }
+}
+
+/// The `Idempotency-Key` header, if sent.
+pub(crate) fn idempotency_header(req: &HttpRequest) -> ApiResult<Option<String>> {
     match req.headers().get("Idempotency-Key") {
         None => Ok(None),
         Some(v) => match v.to_str().map(str::trim) {

@@ -209,7 +209,7 @@ pub async fn update(
     let refund = match a.bool("_refund")? {
         Some(true) => Some(Trigger {
             amount_cents,
-            key: super::idempotency_key(&req)?,
+            key: crate::ledger::routes::idempotency_header(&req)?,
         }),
         _ if amount_cents.is_some() => {
             return Err(validation(

@@ -13,10 +13,8 @@ pub mod authorizations;
 pub mod captures;
 pub mod orders;
 
-use actix_web::HttpRequest;
 use diesel::prelude::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
 use crate::db::schema::{authorizations as auth_t, captures as cap_t, orders as ord_t};
@@ -243,20 +241,6 @@ pub(crate) fn only_relationships(
     }
 }
 
-/// The `Idempotency-Key` header of a refund trigger, if any.
-pub(crate) fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
-    match req.headers().get("Idempotency-Key") {
-        None => Ok(None),
-        Some(v) => match v.to_str().map(str::trim) {
-            Ok(k) if !k.is_empty() && k.len() <= 255 => Ok(Some(k.to_owned())),
-            _ => Err(ApiError::new(
-                Code::ValidationError,
-                "The Idempotency-Key header must be 1 to 255 visible characters",
-            )),
-        },
-    }
-}
-
 /// A refund trigger (`_refund` on a capture or an order).
 #[derive(Debug, Clone)]
 pub(crate) struct Trigger {
@@ -264,8 +248,8 @@ pub(crate) struct Trigger {
     pub key: Option<String>,
 }
 
-/// Runs a trigger through the ledger, which commits the refund in its own write
-/// transaction (callers validate everything else first, and apply it afterwards).
+/// Runs a trigger through the ledger; inside the caller's write transaction the ledger's
+/// own transaction is a savepoint, so the refund and the PATCH's attributes commit together.
 ///
 /// Ledger errors point into a `POST /api/refunds` document; they are moved to the
 /// trigger's attributes here.
@@ -286,10 +270,7 @@ pub(crate) fn refund(
         .amount_cents
         .map_or_else(|| "all".to_owned(), |n| n.to_string());
     let canonical = format!("PATCH /api/{kind}/{id} _refund {amount}");
-    let request_hash = Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let request_hash = ledger::routes::request_hash(&canonical);
     let target_pointer = target.pointer();
     let new = NewRefund {
         target,

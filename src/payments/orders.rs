@@ -238,7 +238,7 @@ pub async fn update(
     let refund = match a.bool("_refund")? {
         Some(true) => Some(Trigger {
             amount_cents: None,
-            key: super::idempotency_key(&req)?,
+            key: crate::ledger::routes::idempotency_header(&req)?,
         }),
         _ => None,
     };
