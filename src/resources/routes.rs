@@ -55,9 +55,9 @@ pub async fn method_not_allowed(req: HttpRequest) -> ApiResult<HttpResponse> {
     ))
 }
 
-/// A `200` JSON:API document.
-pub fn document(doc: Value) -> HttpResponse {
-    HttpResponse::Ok().content_type(MEDIA_TYPE).json(doc)
+/// A `200` JSON:API document, already serialized.
+pub fn document(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok().content_type(MEDIA_TYPE).body(body)
 }
 
 /// Absolute URLs of this request: `{base}/api` and the request's own path.
@@ -127,7 +127,7 @@ pub async fn respond_with(
     if status == actix_web::http::StatusCode::CREATED {
         resp.insert_header((actix_web::http::header::LOCATION, location));
     }
-    Ok(resp.content_type(MEDIA_TYPE).json(doc))
+    Ok(resp.content_type(MEDIA_TYPE).body(doc))
 }
 
 fn kind(type_name: &str) -> ApiResult<&'static dyn Resource> {
@@ -442,13 +442,17 @@ async fn linkage(
                 "data": primary.iter().map(|l| l.record.identifier()).collect::<Vec<_>>(),
                 "meta": pagination.meta(),
                 "links": all_links,
-            }));
+            })
+            .to_string()
+            .into_bytes());
         }
         let data = r
             .to_one(conn, &auth, &parent)?
             .first()
             .map_or(Value::Null, Record::identifier);
-        Ok(json!({ "data": data, "links": links }))
+        Ok(json!({ "data": data, "links": links })
+            .to_string()
+            .into_bytes())
     })
     .await?;
     Ok(document(doc))
