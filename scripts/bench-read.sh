@@ -9,8 +9,9 @@
 #   list-page50    page[number]=50&page[size]=25, default sort (-created_at)
 #   retrieve       /api/refunds/<id> of one real refund
 # Beside each shape, pgbench replays the SQL the service issues for one such request
-# (pool check SELECT 1; list: COUNT(*) then the page query; retrieve: one SELECT with
-# id = ANY($3)), so its TPS is the database-only ceiling; "ratio" is HTTP req/s divided by that TPS.
+# (list: the count then the page query; retrieve: one SELECT with id = ANY($3); no pool
+# check, which a busy pool skips: pool_check_idle_ms), so its TPS is the database-only
+# ceiling; "ratio" is HTTP req/s divided by that TPS.
 # Finally prints the server's RSS (VmRSS now, VmHWM peak), machine and data size.
 #
 # Usage: scripts/bench-read.sh [--drop] [--reuse] [ORDERS]
@@ -64,8 +65,7 @@ URL[retrieve]="/api/refunds/${REFUND_ID}"
 
 # pgbench scripts: the statements of one request exactly as the service sends them
 # (checked with log_min_duration_statement=0): diesel's cached named prepared statements
-# (hence -M prepared), no explicit transaction, and the r2d2 pool's `SELECT 1` check on
-# every connection checkout. pgbench's \set only holds numbers, so the text values
+# (hence -M prepared) and no explicit transaction. pgbench's \set only holds numbers, so the text values
 # (org, mode, currency, id array) come in with -D.
 COLS='"refunds"."id", "refunds"."organization_id", "refunds"."mode", "refunds"."order_id", "refunds"."reference_capture_id", "refunds"."authorization_id", "refunds"."number", "refunds"."key", "refunds"."currency_code", "refunds"."amount_cents", "refunds"."succeeded", "refunds"."payment_method_type", "refunds"."message", "refunds"."error_code", "refunds"."error_detail", "refunds"."token", "refunds"."gateway_transaction_id", "refunds"."reference", "refunds"."reference_origin", "refunds"."metadata", "refunds"."created_at", "refunds"."updated_at"'
 SCOPE='("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)'
@@ -83,7 +83,6 @@ cat >"$TMP/list-first.sql" <<EOF
 \set size 25
 \set off 0
 \set one 1
-SELECT 1;
 $WHOLE_COUNT
 SELECT $COLS FROM "refunds" WHERE (${SCOPE}) ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off;
 EOF
@@ -91,7 +90,6 @@ cat >"$TMP/list-filter.sql" <<EOF
 \set size 25
 \set off 0
 \set gt 5000
-SELECT 1;
 SELECT COUNT(*) FROM "refunds" WHERE $FILTERED;
 SELECT $COLS FROM "refunds" WHERE $FILTERED ORDER BY "refunds"."amount_cents" ASC, "refunds"."id" ASC LIMIT :size OFFSET :off;
 EOF
@@ -99,12 +97,10 @@ cat >"$TMP/list-page50.sql" <<EOF
 \set size 25
 \set off 49 * 25
 \set one 1
-SELECT 1;
 $WHOLE_COUNT
 SELECT $COLS FROM "refunds" WHERE (${SCOPE}) ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off;
 EOF
 cat >"$TMP/retrieve.sql" <<EOF
-SELECT 1;
 SELECT $COLS FROM "refunds" WHERE ((${SCOPE}) AND ("refunds"."id" = ANY(:ids))) ORDER BY "refunds"."id" ASC;
 EOF
 if [[ -n "${BENCH_KEEP_SQL:-}" ]]; then
@@ -154,7 +150,7 @@ for shape in "${SHAPES[@]}"; do
         echo "  warning: $shape had ${NON2XX[$shape]} non-2xx responses"
     fi
 done
-echo "(page[size]=25; page50 = OFFSET 1225, default sort -created_at; pgbench transaction = pool check SELECT 1 +"
+echo "(page[size]=25; page50 = OFFSET 1225, default sort -created_at; pgbench transaction ="
 echo " $COUNT_NOTE; retrieve: one SELECT by id)"
 echo
 echo "server RSS: idle $RSS_IDLE, after runs $RSS_NOW, peak (VmHWM) $RSS_PEAK"

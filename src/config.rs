@@ -19,6 +19,7 @@ pub struct Settings {
     pub log_level: String,
     pub pool_size: u32,
     pub pool_timeout_ms: u64,
+    pub pool_check_idle_ms: u64,
     pub sqlite_busy_timeout_ms: u64,
     pub jwt_secret: String,
     pub jwt_public_key_path: String,

@@ -255,9 +255,10 @@ impl From<diesel::result::Error> for ApiError {
             Error::NotFound => {
                 Self::new(Code::RecordNotFound, "The requested resource was not found")
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                Self::unavailable(info.message())
-            }
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Self::unavailable(info.message()),
             Error::BrokenTransactionManager => Self::unavailable("broken transaction manager"),
             // A statement over PostgreSQL's statement_timeout, or SQLite's busy timeout.
             Error::DatabaseError(_, info)

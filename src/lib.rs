@@ -48,7 +48,8 @@ impl AppState {
     /// Connects the pool and loads the token keys described by `settings`.
     pub fn new(settings: Settings) -> Result<Self, String> {
         let manager = db::Manager::new(&settings.database_url, settings.sqlite_busy_timeout_ms)?
-            .with_statement_timeout(settings.request_timeout_ms);
+            .with_statement_timeout(settings.request_timeout_ms)
+            .with_check_idle(settings.pool_check_idle_ms);
         let pool = db::pool(
             manager,
             settings.pool_size,

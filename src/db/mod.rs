@@ -2,15 +2,16 @@
 
 pub mod counts;
 pub mod json;
+mod pool;
 pub mod schema;
 
-use std::time::Duration;
+pub use pool::{pool, Manager, Pool, PooledConnection};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{self, ManageConnection};
+
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, ConnectionError, RunQueryDsl};
+use diesel::{Connection, ConnectionError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 /// A connection to either backend; queries written once run on both.
@@ -36,141 +37,8 @@ impl DbConnection {
     }
 }
 
-pub type Pool = r2d2::Pool<Manager>;
-pub type PooledConnection = r2d2::PooledConnection<Manager>;
-
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-
-/// Picks the backend from the URL scheme, so a bad URL or a stopped server
-/// reports its own error rather than a generic one.
-#[derive(Debug, Clone)]
-pub struct Manager {
-    url: DbUrl,
-    busy_timeout_ms: u64,
-    /// PostgreSQL's `statement_timeout` for every connection (0: none).
-    statement_timeout_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum DbUrl {
-    Postgres(String),
-    Sqlite(String),
-}
-
-impl Manager {
-    pub fn new(url: &str, busy_timeout_ms: u64) -> Result<Self, String> {
-        let url = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            DbUrl::Postgres(url.to_owned())
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            DbUrl::Sqlite(path.to_owned())
-        } else if let Some(path) = url.strip_prefix("sqlite:") {
-            DbUrl::Sqlite(path.to_owned())
-        } else {
-            return Err(format!(
-                "unsupported database URL (expected sqlite://<path> or postgres://...): {}",
-                redact(url)
-            ));
-        };
-        if let DbUrl::Sqlite(path) = &url {
-            if path.is_empty() || path.contains(":memory:") {
-                return Err(
-                    "SQLite needs a file path: an in-memory database is not shared by a pool"
-                        .into(),
-                );
-            }
-        }
-        Ok(Self {
-            url,
-            busy_timeout_ms,
-            statement_timeout_ms: 0,
-        })
-    }
-
-    /// Bounds every statement on PostgreSQL, so a slow query cannot outlive its request.
-    pub fn with_statement_timeout(mut self, ms: u64) -> Self {
-        self.statement_timeout_ms = ms;
-        self
-    }
-
-    /// Creates the folder of a SQLite file, so the first start needs no set-up.
-    pub fn prepare(&self) -> std::io::Result<()> {
-        if let DbUrl::Sqlite(path) = &self.url {
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
-        _ => url.to_owned(),
-    }
-}
-
-impl ManageConnection for Manager {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        match &self.url {
-            DbUrl::Postgres(url) => {
-                let mut conn =
-                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(&format!(
-                    "SET statement_timeout = {}",
-                    self.statement_timeout_ms
-                ))
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Postgresql(conn))
-            }
-            DbUrl::Sqlite(path) => {
-                let mut conn =
-                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                // busy_timeout first: switching to WAL can itself meet a lock.
-                conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                    self.busy_timeout_ms
-                ))
-                .map_err(r2d2::Error::QueryError)?;
-                json::register_sqlite(&mut conn).map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        diesel::sql_query("SELECT 1")
-            .execute(conn)
-            .map(|_| ())
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
-    }
-}
-
-/// A pool of `size` connections that waits at most `timeout` for one.
-pub fn pool(manager: Manager, size: u32, timeout: Duration) -> Result<Pool, String> {
-    manager
-        .prepare()
-        .map_err(|e| format!("cannot create the database folder: {e}"))?;
-    r2d2::Pool::builder()
-        .max_size(size)
-        .min_idle(Some(0))
-        .connection_timeout(timeout)
-        .test_on_check_out(true)
-        .build(manager)
-        .map_err(|e| e.to_string())
-}
 
 /// Applies the pending migrations of the connection's backend.
 pub fn migrate(conn: &mut DbConnection) -> Result<usize, String> {
@@ -254,27 +122,4 @@ where
 /// Whether a connection error means "the server is not there".
 pub fn is_unreachable(err: &ConnectionError) -> bool {
     matches!(err, ConnectionError::BadConnection(_))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scheme_picks_the_backend() {
-        assert!(
-            matches!(Manager::new("sqlite://x.db", 1).unwrap().url, DbUrl::Sqlite(p) if p == "x.db")
-        );
-        assert!(matches!(
-            Manager::new("postgres://u@h/db", 1).unwrap().url,
-            DbUrl::Postgres(_)
-        ));
-        assert!(Manager::new("mysql://x", 1).is_err());
-        assert!(Manager::new("sqlite://:memory:", 1).is_err());
-    }
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://***@h/db");
-    }
 }

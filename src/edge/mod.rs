@@ -197,12 +197,10 @@ pub async fn health() -> HttpResponse {
 
 /// `GET /ready`: the database answers and every migration is applied; `503` otherwise.
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let pool = state.pool.clone();
-    let migrated = web::block(move || -> Result<bool, ApiError> {
-        let mut conn = pool.get()?;
-        crate::db::is_migrated(&mut conn).map_err(ApiError::unavailable)
+    let migrated = crate::resources::routes::with_conn(&state, |conn| {
+        crate::db::is_migrated(conn).map_err(ApiError::unavailable)
     })
-    .await??;
+    .await?;
     if !migrated {
         return Err(ApiError::new(
             Code::ServiceUnavailable,

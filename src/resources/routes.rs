@@ -94,7 +94,13 @@ pub async fn with_conn<T: Send + 'static>(
     let pool = state.pool.clone();
     web::block(move || {
         let mut conn = pool.get()?;
-        work(&mut conn)
+        let result = work(&mut conn);
+        // A server-side failure may have left the connection unusable (a lost server):
+        // the pool drops it and checks the others before their next use.
+        if result.as_ref().is_err_and(|e| e.status().is_server_error()) {
+            conn.suspect = true;
+        }
+        result
     })
     .await?
 }

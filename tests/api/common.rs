@@ -310,16 +310,16 @@ impl TestApp {
             .collect();
         diesel::insert_into(o::table)
             .values(&order)
-            .execute(&mut conn)
+            .execute(&mut **conn)
             .expect("order");
         diesel::insert_into(a::table)
             .values(&auth)
-            .execute(&mut conn)
+            .execute(&mut **conn)
             .expect("authorization");
         for cap in &caps {
             diesel::insert_into(c::table)
                 .values(cap)
-                .execute(&mut conn)
+                .execute(&mut **conn)
                 .expect("capture");
         }
         for (kind, n) in [

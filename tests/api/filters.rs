@@ -267,28 +267,28 @@ fn add_edge_cases(app: &TestApp, ids: &[String]) {
     for (i, (reference, origin)) in texts.iter().enumerate() {
         diesel::update(r::table.filter(r::id.eq(&ids[i])))
             .set((r::reference.eq(*reference), r::reference_origin.eq(*origin)))
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .expect("update reference");
     }
     diesel::update(r::table.filter(r::id.eq(&ids[8])))
         .set((r::message.eq(Some("")), r::token.eq(Some("tok_Z"))))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .expect("update message");
     diesel::update(r::table.filter(r::id.eq(&ids[9])))
         .set(r::message.eq(Some("Declined, retry: 100% sure")))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .expect("update message");
     let nested = json!({"channel": "web", "priority": true, "tags": ["gift", "vip"], "n": 2,
         "nested": {"a": [1, 2], "b": null}});
     diesel::update(r::table.filter(r::id.eq(&ids[10])))
         .set(r::metadata.eq(nested.to_string()))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .expect("update metadata");
     // ids[11] and ids[12] tie on amount and creation time; updated_at on whole seconds.
     let (created, amount): (NaiveDateTime, i64) = r::table
         .filter(r::id.eq(&ids[12]))
         .select((r::created_at, r::amount_cents))
-        .first(&mut *conn)
+        .first(&mut **conn)
         .expect("read refund");
     let whole = created.with_nanosecond(0).unwrap() + Duration::days(1);
     diesel::update(r::table.filter(r::id.eq(&ids[11])))
@@ -297,11 +297,11 @@ fn add_edge_cases(app: &TestApp, ids: &[String]) {
             r::amount_cents.eq(amount),
             r::updated_at.eq(whole),
         ))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .expect("update tie");
     diesel::update(r::table.filter(r::id.eq(&ids[13])))
         .set(r::updated_at.eq(whole.date().and_hms_opt(0, 0, 0).unwrap()))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .expect("update midnight");
 }
 

@@ -341,7 +341,7 @@ fn set_shipping(app: &TestApp, order_id: &str, cents: i64) {
     let mut conn = app.state.pool.get().expect("connection");
     diesel::update(orders::table.find(order_id))
         .set(orders::shipping_amount_cents.eq(cents))
-        .execute(&mut conn)
+        .execute(&mut **conn)
         .expect("shipping");
 }
 

@@ -274,7 +274,7 @@ async fn unreachable_database_is_503_and_recovers() {
         .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port));
     settings.pool_timeout_ms = 700;
     let state = actix_web::web::Data::new(refunds::AppState::new(settings).unwrap());
-    let svc = atest::init_service(refunds::app(state)).await;
+    let svc = atest::init_service(refunds::app(state.clone())).await;
     let get = |uri: &str| {
         atest::TestRequest::get()
             .uri(uri)
@@ -283,6 +283,11 @@ async fn unreachable_database_is_503_and_recovers() {
     };
     let res = atest::call_service(&svc, get("/api/orders")).await;
     assert_eq!(res.status(), StatusCode::OK);
+    // Three idle connections, handed back a moment ago: reused without a check until a
+    // request fails on one of them.
+    let held: Vec<_> = (0..3).map(|_| state.pool.get().unwrap()).collect();
+    drop(held);
+    assert_eq!(state.pool.state().idle_connections, 3);
     relay.cut();
     for uri in ["/api/orders", "/ready"] {
         let res = atest::call_service(&svc, get(uri)).await;
@@ -295,12 +300,15 @@ async fn unreachable_database_is_503_and_recovers() {
         );
     }
     relay.restore();
-    let res = atest::call_service(&svc, get("/api/orders")).await;
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "recovers once the database is back"
-    );
+    // The dead connections left in the pool are checked (and replaced), not handed out.
+    for attempt in 0..4 {
+        let res = atest::call_service(&svc, get("/api/orders")).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "recovers once the database is back (request {attempt})"
+        );
+    }
 }
 
 #[actix_web::test]

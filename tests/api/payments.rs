@@ -133,12 +133,12 @@ fn journal(app: &TestApp, resource_id: &str) -> (Vec<String>, Vec<String>) {
     let mut v: Vec<String> = versions::table
         .filter(versions::resource_id.eq(resource_id))
         .select(versions::event)
-        .load(&mut conn)
+        .load(&mut **conn)
         .expect("versions");
     let mut e: Vec<String> = events::table
         .filter(events::resource_id.eq(resource_id))
         .select(events::name)
-        .load(&mut conn)
+        .load(&mut **conn)
         .expect("events");
     v.sort();
     e.sort();
@@ -153,7 +153,7 @@ fn changes(app: &TestApp, resource_id: &str) -> Vec<Value> {
         .filter(versions::resource_id.eq(resource_id))
         .filter(versions::event.eq("update"))
         .select(versions::changes)
-        .load(&mut conn)
+        .load(&mut **conn)
         .expect("versions");
     let mut out: Vec<Value> = rows
         .iter()
@@ -171,7 +171,7 @@ fn table_count(app: &TestApp, table: &str) -> i64 {
     }
     let mut conn = app.state.pool.get().expect("connection");
     diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-        .get_result::<N>(&mut conn)
+        .get_result::<N>(&mut **conn)
         .expect("count")
         .n
 }
@@ -1394,7 +1394,7 @@ async fn write_permissions_and_tenancy(app: TestApp) {
             .filter(versions::resource_id.eq(&f.order))
             .filter(versions::event.eq("update"))
             .select(versions::who)
-            .load(&mut conn)
+            .load(&mut **conn)
             .unwrap()
     };
     assert!(who
