@@ -8,6 +8,7 @@ use crate::auth::{Auth, Scope};
 use crate::db::schema::{events, versions};
 use crate::db::{counts, DbConnection};
 use crate::ids::new_id;
+use crate::jsonapi::document::Attributes;
 
 /// Who made a change: the token's application and owner.
 pub fn who(auth: &Auth) -> Value {
@@ -26,27 +27,24 @@ pub struct Change<'a> {
     /// `create`, `update` or `destroy`.
     pub event: &'static str,
     /// Attributes before the change (`None` for a create).
-    pub before: Option<&'a Map<String, Value>>,
+    pub before: Option<&'a Attributes>,
     /// Attributes after the change (before it, for a destroy).
-    pub after: &'a Map<String, Value>,
+    pub after: &'a Attributes,
     /// The event's name, e.g. `refunds.create` or `captures.refund`.
     pub name: &'a str,
 }
 
 /// `attribute → [before, after]` for every attribute that changed (`updated_at` aside).
-pub fn changes(
-    before: Option<&Map<String, Value>>,
-    after: &Map<String, Value>,
-) -> Map<String, Value> {
+pub fn changes(before: Option<&Attributes>, after: &Attributes) -> Map<String, Value> {
     after
         .iter()
-        .filter(|(k, _)| k.as_str() != "updated_at")
+        .filter(|(k, _)| *k != "updated_at")
         .filter_map(|(k, new)| {
             let old = before
                 .and_then(|b| b.get(k))
                 .cloned()
                 .unwrap_or(Value::Null);
-            (before.is_none() || &old != new).then(|| (k.clone(), json!([old, new])))
+            (before.is_none() || &old != new).then(|| (k.to_owned(), json!([old, new])))
         })
         .collect()
 }
@@ -59,7 +57,8 @@ pub fn record(
     change: Change,
 ) -> QueryResult<()> {
     let now = crate::clock::now();
-    let snapshot = Value::Object(change.after.clone()).to_string();
+    let snapshot = serde_json::to_string(change.after)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     let diff = match change.event {
         "destroy" => Map::new(),
         _ => changes(change.before, change.after),
@@ -99,15 +98,32 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use super::changes;
+    use crate::jsonapi::document::Attributes;
     use serde_json::json;
+
+    fn attributes(members: [(&'static str, serde_json::Value); 3]) -> Attributes {
+        let mut a = Attributes::default();
+        for (k, v) in members {
+            a.insert(k, v);
+        }
+        a
+    }
 
     #[test]
     fn lists_what_changed() {
-        let before = json!({"a": 1, "b": "x", "updated_at": "t1"});
-        let after = json!({"a": 1, "b": "y", "updated_at": "t2"});
-        let diff = changes(before.as_object(), after.as_object().unwrap());
+        let before = attributes([
+            ("a", json!(1)),
+            ("b", json!("x")),
+            ("updated_at", json!("t1")),
+        ]);
+        let after = attributes([
+            ("a", json!(1)),
+            ("b", json!("y")),
+            ("updated_at", json!("t2")),
+        ]);
+        let diff = changes(Some(&before), &after);
         assert_eq!(serde_json::Value::Object(diff), json!({"b": ["x", "y"]}));
-        let created = changes(None, after.as_object().unwrap());
+        let created = changes(None, &after);
         assert_eq!(created["a"], json!([null, 1]));
     }
 }

@@ -1,7 +1,9 @@
 //! Money presentation: integer minor units rendered through ISO 4217 data.
 
 use rusty_money::{iso, Money};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+
+use crate::jsonapi::document::Attributes;
 
 /// The ISO 4217 currency for a code, if it is one.
 pub fn currency(code: &str) -> Option<&'static iso::Currency> {
@@ -24,11 +26,25 @@ pub fn format(cents: i64, code: &str) -> String {
     }
 }
 
-/// Inserts `<prefix>_cents`, `<prefix>_float` and `formatted_<prefix>` into `attrs`.
-pub fn insert(attrs: &mut Map<String, Value>, prefix: &str, cents: i64, code: &str) {
-    attrs.insert(format!("{prefix}_cents"), json!(cents));
-    attrs.insert(format!("{prefix}_float"), to_float(cents, code));
-    attrs.insert(format!("formatted_{prefix}"), json!(format(cents, code)));
+/// `["<prefix>_cents", "<prefix>_float", "formatted_<prefix>"]`: the attribute names of
+/// one amount, for [`insert`].
+macro_rules! names {
+    ($prefix:literal) => {
+        [
+            concat!($prefix, "_cents"),
+            concat!($prefix, "_float"),
+            concat!("formatted_", $prefix),
+        ]
+    };
+}
+pub(crate) use names;
+
+/// Inserts an amount under its three attribute names (see [`names!`]).
+pub fn insert(attrs: &mut Attributes, names: [&'static str; 3], cents: i64, code: &str) {
+    let [in_cents, as_float, formatted] = names;
+    attrs.insert(in_cents, json!(cents));
+    attrs.insert(as_float, to_float(cents, code));
+    attrs.insert(formatted, Value::String(format(cents, code)));
 }
 
 #[cfg(test)]

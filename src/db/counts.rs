@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::upsert::excluded;
 use rand::Rng;
 
@@ -118,6 +119,28 @@ fn write(
         DbConnection::Postgresql(c) => upsert!(c),
         DbConnection::Sqlite(c) => upsert!(c),
     }
+}
+
+/// The maintained count as a scalar subquery, to select beside a page of rows (`NULL` when
+/// the tenant has never had a row of that type). The SQL text is fixed; values are bound.
+pub fn total(
+    organization_id: &str,
+    mode: &str,
+    resource_type: &str,
+) -> diesel::expression::SqlLiteral<
+    Nullable<BigInt>,
+    impl diesel::Expression + diesel::query_builder::QueryFragment<crate::db::MultiBackend> + Send,
+> {
+    diesel::dsl::sql::<Nullable<BigInt>>(
+        "(SELECT CAST(SUM(\"record_counts\".\"record_count\") AS BIGINT) FROM \"record_counts\" \
+         WHERE \"record_counts\".\"organization_id\" = ",
+    )
+    .bind::<Text, _>(organization_id.to_owned())
+    .sql(" AND \"record_counts\".\"mode\" = ")
+    .bind::<Text, _>(mode.to_owned())
+    .sql(" AND \"record_counts\".\"resource_type\" = ")
+    .bind::<Text, _>(resource_type.to_owned())
+    .sql(")")
 }
 
 /// The maintained count, or `None` when the tenant has never had a row of that type.

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sql::{self, json_contains, text, typed, Cond};
 use super::{metadata, time, Resource};
@@ -13,7 +13,7 @@ use crate::db::schema::attachments;
 use crate::db::{counts, Backend, DbConnection, MultiBackend};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::journal::{self, Change};
-use crate::jsonapi::document::Record;
+use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::request::{self, Attrs, Input};
@@ -65,7 +65,7 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Map::new();
+    let mut a = Attributes::default();
     a.insert("name".into(), Value::from(r.name));
     a.insert("description".into(), Value::from(r.description));
     a.insert("url".into(), Value::from(r.url));
@@ -241,8 +241,8 @@ fn journal(
     auth: &Auth,
     row: &Row,
     event: &'static str,
-    before: Option<&Map<String, Value>>,
-    after: &Map<String, Value>,
+    before: Option<&Attributes>,
+    after: &Attributes,
 ) -> ApiResult<()> {
     let name = format!("attachments.{event}");
     journal::record(

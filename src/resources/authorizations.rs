@@ -1,14 +1,14 @@
 //! `authorizations`: payments authorized on an order, which captures draw on.
 
 use diesel::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sql::{self, json_contains, text, typed, Cond};
 use super::{metadata, time, Resource};
 use crate::db::schema::{authorizations, captures, orders as orders_t};
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
-use crate::jsonapi::document::Record;
+use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
@@ -68,13 +68,18 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Map::new();
+    let mut a = Attributes::default();
     a.insert("number".into(), Value::from(r.number));
     a.insert(
         "currency_code".into(),
         Value::from(r.currency_code.as_str()),
     );
-    crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
+    crate::money::insert(
+        &mut a,
+        crate::money::names!("amount"),
+        r.amount_cents,
+        &r.currency_code,
+    );
     a.insert("succeeded".into(), Value::from(r.succeeded));
     a.insert(
         "payment_method_type".into(),

@@ -1,14 +1,14 @@
 //! `captures`: captured payments, the money a refund can give back.
 
 use diesel::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sql::{self, json_contains, text, typed, Cond};
 use super::{metadata, time, Resource};
 use crate::db::schema::{authorizations, captures, orders as orders_t, refund_captures};
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
-use crate::jsonapi::document::Record;
+use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
@@ -79,13 +79,23 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Map::new();
+    let mut a = Attributes::default();
     let cur = r.currency_code.as_str();
     a.insert("number".into(), Value::from(r.number));
     a.insert("currency_code".into(), Value::from(cur));
-    crate::money::insert(&mut a, "amount", r.amount_cents, cur);
-    crate::money::insert(&mut a, "refund_amount", r.refund_amount_cents, cur);
-    crate::money::insert(&mut a, "refund_balance", r.refund_balance_cents, cur);
+    crate::money::insert(&mut a, crate::money::names!("amount"), r.amount_cents, cur);
+    crate::money::insert(
+        &mut a,
+        crate::money::names!("refund_amount"),
+        r.refund_amount_cents,
+        cur,
+    );
+    crate::money::insert(
+        &mut a,
+        crate::money::names!("refund_balance"),
+        r.refund_balance_cents,
+        cur,
+    );
     a.insert("succeeded".into(), Value::from(r.succeeded));
     a.insert(
         "payment_method_type".into(),

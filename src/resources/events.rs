@@ -1,14 +1,14 @@
 //! `events`: what happened to a resource (`refunds.create`, `captures.refund`, …).
 
 use diesel::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sql::{self, text, typed, Cond};
 use super::{metadata, time, Resource};
 use crate::db::schema::events;
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
-use crate::jsonapi::document::Record;
+use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
@@ -58,7 +58,7 @@ pub fn known_type(types: &'static [&'static str], stored: &str) -> Option<&'stat
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Map::new();
+    let mut a = Attributes::default();
     a.insert("name".into(), Value::from(r.name));
     a.insert("payload".into(), metadata(&r.payload));
     a.insert("created_at".into(), time(&r.created_at));

@@ -108,14 +108,19 @@ pub fn field_in(def: &'static ResourceDef, field: &str, ids: Vec<String>) -> Con
     }
 }
 
-/// The maintained count answers for the tenant's whole, unfiltered collection.
+/// Whether the maintained count answers for this list: the tenant's whole, unfiltered
+/// collection.
+pub fn is_whole(q: &ListQuery) -> bool {
+    q.filters.is_empty() && orders::restriction(q.scope).is_none()
+}
+
+/// The maintained count, for a whole collection (see [`is_whole`]).
 pub fn maintained_count(
     conn: &mut DbConnection,
     q: &ListQuery,
     type_name: &str,
 ) -> ApiResult<Option<i64>> {
-    let whole = q.filters.is_empty() && orders::restriction(q.scope).is_none();
-    if !whole {
+    if !is_whole(q) {
         return Ok(None);
     }
     Ok(crate::db::counts::get(
@@ -128,7 +133,19 @@ pub fn maintained_count(
 
 /// Timestamps are rendered in UTC with milliseconds and `Z`.
 pub fn time(t: &NaiveDateTime) -> Value {
-    Value::String(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+    use chrono::{Datelike, Timelike};
+    // `%Y-%m-%dT%H:%M:%S%.3fZ` by hand: strftime parses its pattern on every call, and a
+    // page renders fifty of these.
+    Value::String(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 1_000_000 % 1000
+    ))
 }
 
 /// Stored metadata text as a JSON value (`{}` if unreadable, which writes prevent).
@@ -155,15 +172,6 @@ macro_rules! list_impl {
                 }
                 Ok(query)
             };
-            let count = if !q.count {
-                None
-            } else if let Some(n) =
-                $crate::resources::maintained_count(conn, q, stringify!($table))?
-            {
-                Some(n)
-            } else {
-                Some(base()?.count().get_result::<i64>(conn)?)
-            };
             let mut query = base()?;
             for key in q.sort {
                 query = $sort(query, key, backend);
@@ -173,7 +181,30 @@ macro_rules! list_impl {
             if let Some(page) = q.page {
                 query = query.limit(i64::from(page.size)).offset(page.offset());
             }
-            let rows = query.load::<$row>(conn)?;
+            // A whole collection's maintained count comes with its page, in the same
+            // statement (one round trip less); an empty page has to ask for it on its own.
+            let (rows, count) = if q.count && $crate::resources::is_whole(q) {
+                let total = $crate::db::counts::total(
+                    &q.scope.organization_id,
+                    q.scope.mode,
+                    stringify!($table),
+                );
+                let rows = query
+                    .select(($table::all_columns, total))
+                    .load::<($row, Option<i64>)>(conn)?;
+                let count = rows.first().and_then(|(_, n)| *n);
+                (rows.into_iter().map(|(row, _)| row).collect(), count)
+            } else {
+                (query.load::<$row>(conn)?, None)
+            };
+            let count = match count {
+                _ if !q.count => None,
+                Some(n) => Some(n),
+                None => match $crate::resources::maintained_count(conn, q, stringify!($table))? {
+                    Some(n) => Some(n),
+                    None => Some(base()?.count().get_result::<i64>(conn)?),
+                },
+            };
             Ok((rows.into_iter().map($view).collect(), count))
         }
     };
@@ -236,3 +267,23 @@ macro_rules! child_scope {
 }
 
 pub(crate) use {child_scope, list_impl, order_by};
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, NaiveDateTime};
+
+    #[test]
+    fn time_matches_the_strftime_pattern() {
+        let days = [(1970, 1, 1), (1999, 12, 31), (2024, 2, 29), (2026, 11, 23)];
+        for (y, m, d) in days {
+            for (h, min, s, milli) in [(0, 0, 0, 0), (9, 5, 7, 1), (23, 59, 59, 999)] {
+                let t: NaiveDateTime = NaiveDate::from_ymd_opt(y, m, d)
+                    .unwrap()
+                    .and_hms_nano_opt(h, min, s, milli * 1_000_000 + 654_321)
+                    .unwrap();
+                let want = t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+                assert_eq!(super::time(&t), serde_json::Value::String(want));
+            }
+        }
+    }
+}

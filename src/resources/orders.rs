@@ -1,7 +1,7 @@
 //! `orders`: the service's copy of the orders refunds belong to.
 
 use diesel::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sql::{self, json_contains, text, typed, Cond};
 use super::{metadata, time, Resource};
@@ -9,7 +9,7 @@ use crate::auth::Scope;
 use crate::db::schema::{authorizations, captures, orders, refunds};
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
-use crate::jsonapi::document::Record;
+use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
@@ -67,7 +67,7 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Map::new();
+    let mut a = Attributes::default();
     a.insert("number".into(), Value::from(r.number));
     a.insert(
         "currency_code".into(),
@@ -78,13 +78,13 @@ pub fn view(r: Row) -> Record {
     a.insert("market_id".into(), Value::from(r.market_id));
     crate::money::insert(
         &mut a,
-        "total_amount",
+        crate::money::names!("total_amount"),
         r.total_amount_cents,
         &r.currency_code,
     );
     crate::money::insert(
         &mut a,
-        "shipping_amount",
+        crate::money::names!("shipping_amount"),
         r.shipping_amount_cents,
         &r.currency_code,
     );

@@ -1,14 +1,14 @@
 //! `refund_captures`: how a refund's amount was split over the captures it drew on.
 
 use diesel::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sql::{self, text, typed, Cond};
 use super::{time, Resource};
 use crate::db::schema::{captures, refund_captures, refunds};
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
-use crate::jsonapi::document::Record;
+use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
@@ -50,12 +50,17 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Map::new();
+    let mut a = Attributes::default();
     a.insert(
         "currency_code".into(),
         Value::from(r.currency_code.as_str()),
     );
-    crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
+    crate::money::insert(
+        &mut a,
+        crate::money::names!("amount"),
+        r.amount_cents,
+        &r.currency_code,
+    );
     a.insert("created_at".into(), time(&r.created_at));
     a.insert("updated_at".into(), time(&r.updated_at));
     Record {

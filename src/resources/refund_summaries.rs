@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use serde_json::{json, Map};
+use serde_json::json;
 
 use super::orders::{self, Orders};
 use super::{ListQuery, Resource};
 use crate::db::schema::captures;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::jsonapi::document::Record;
+use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Condition;
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::resource::{AttrDef, RelDef, ResourceDef};
@@ -67,21 +67,21 @@ pub fn view(order: Record, amounts: Amounts) -> Record {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let mut a = Map::new();
+    let mut a = Attributes::default();
     a.insert("order_number".into(), json!(number));
     a.insert("currency_code".into(), json!(currency));
     let money = [
-        ("captured_amount", amounts.captured),
-        ("refunded_amount", amounts.refunded),
-        ("balance", amounts.balance()),
+        (crate::money::names!("captured_amount"), amounts.captured),
+        (crate::money::names!("refunded_amount"), amounts.refunded),
+        (crate::money::names!("balance"), amounts.balance()),
         (
-            "balance_excluding_shipping",
+            crate::money::names!("balance_excluding_shipping"),
             amounts.balance_excluding_shipping(),
         ),
-        ("shipping", amounts.shipping),
+        (crate::money::names!("shipping"), amounts.shipping),
     ];
-    for (prefix, cents) in money {
-        crate::money::insert(&mut a, prefix, cents, &currency);
+    for (names, cents) in money {
+        crate::money::insert(&mut a, names, cents, &currency);
     }
     Record {
         def: &DEF,

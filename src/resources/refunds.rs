@@ -1,7 +1,7 @@
 //! `refunds`: the resource description, its row, filters, sort and view.
 
 use diesel::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sql::{self, json_contains, text, typed, Cond};
 use super::{metadata, orders, time, Resource};
@@ -11,7 +11,7 @@ use crate::db::schema::{
 };
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
-use crate::jsonapi::document::Record;
+use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
@@ -87,14 +87,19 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Map::new();
+    let mut a = Attributes::default();
     a.insert("number".into(), Value::from(r.number));
     a.insert("key".into(), Value::from(r.key));
     a.insert(
         "currency_code".into(),
         Value::from(r.currency_code.as_str()),
     );
-    crate::money::insert(&mut a, "amount", r.amount_cents, &r.currency_code);
+    crate::money::insert(
+        &mut a,
+        crate::money::names!("amount"),
+        r.amount_cents,
+        &r.currency_code,
+    );
     a.insert("succeeded".into(), Value::from(r.succeeded));
     a.insert("message".into(), Value::from(r.message));
     a.insert("error_code".into(), Value::from(r.error_code));

@@ -1,14 +1,14 @@
 //! `versions`: the journal of every change, written with the change it records.
 
 use diesel::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sql::{self, text, typed, Cond};
 use super::{metadata, time, Resource};
 use crate::db::schema::versions;
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
-use crate::jsonapi::document::Record;
+use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::resource::{AttrDef, AttrKind::*, ResourceDef};
@@ -48,7 +48,7 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Map::new();
+    let mut a = Attributes::default();
     a.insert("resource_type".into(), Value::from(r.resource_type));
     a.insert("resource_id".into(), Value::from(r.resource_id));
     a.insert("event".into(), Value::from(r.event));
