@@ -269,7 +269,7 @@ impl Serialize for ResourceObject<'_> {
         m.serialize_entry("id", &rec.id)?;
         m.serialize_entry("type", def.type_name)?;
         m.serialize_entry("links", &Links([("self", url)]))?;
-        if rec.attributes.keys().any(|k| shown(k)) {
+        if rec.attributes.keys().any(&shown) {
             m.serialize_entry("attributes", &ShownAttributes { rec, shown: &shown })?;
         }
         if def.relationships.iter().any(|r| shown(r.name)) {

@@ -66,14 +66,14 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::default();
-    a.insert("name".into(), Value::from(r.name));
-    a.insert("description".into(), Value::from(r.description));
-    a.insert("url".into(), Value::from(r.url));
-    a.insert("reference".into(), Value::from(r.reference));
-    a.insert("reference_origin".into(), Value::from(r.reference_origin));
-    a.insert("metadata".into(), metadata(&r.metadata));
-    a.insert("created_at".into(), time(&r.created_at));
-    a.insert("updated_at".into(), time(&r.updated_at));
+    a.insert("name", Value::from(r.name));
+    a.insert("description", Value::from(r.description));
+    a.insert("url", Value::from(r.url));
+    a.insert("reference", Value::from(r.reference));
+    a.insert("reference_origin", Value::from(r.reference_origin));
+    a.insert("metadata", metadata(&r.metadata));
+    a.insert("created_at", time(&r.created_at));
+    a.insert("updated_at", time(&r.updated_at));
     let (to_one, to_one_types) =
         match super::events::known_type(ATTACHABLE_TYPES, &r.attachable_type) {
             Some(t) => (

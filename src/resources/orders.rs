@@ -68,14 +68,11 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::default();
-    a.insert("number".into(), Value::from(r.number));
-    a.insert(
-        "currency_code".into(),
-        Value::from(r.currency_code.as_str()),
-    );
-    a.insert("customer_email".into(), Value::from(r.customer_email));
-    a.insert("customer_id".into(), Value::from(r.customer_id));
-    a.insert("market_id".into(), Value::from(r.market_id));
+    a.insert("number", Value::from(r.number));
+    a.insert("currency_code", Value::from(r.currency_code.as_str()));
+    a.insert("customer_email", Value::from(r.customer_email));
+    a.insert("customer_id", Value::from(r.customer_id));
+    a.insert("market_id", Value::from(r.market_id));
     crate::money::insert(
         &mut a,
         crate::money::names!("total_amount"),
@@ -88,12 +85,12 @@ pub fn view(r: Row) -> Record {
         r.shipping_amount_cents,
         &r.currency_code,
     );
-    a.insert("payment_status".into(), Value::from(r.payment_status));
-    a.insert("created_at".into(), time(&r.created_at));
-    a.insert("updated_at".into(), time(&r.updated_at));
-    a.insert("reference".into(), Value::from(r.reference));
-    a.insert("reference_origin".into(), Value::from(r.reference_origin));
-    a.insert("metadata".into(), metadata(&r.metadata));
+    a.insert("payment_status", Value::from(r.payment_status));
+    a.insert("created_at", time(&r.created_at));
+    a.insert("updated_at", time(&r.updated_at));
+    a.insert("reference", Value::from(r.reference));
+    a.insert("reference_origin", Value::from(r.reference_origin));
+    a.insert("metadata", metadata(&r.metadata));
     Record {
         def: &DEF,
         id: r.id,

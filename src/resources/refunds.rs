@@ -88,36 +88,30 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::default();
-    a.insert("number".into(), Value::from(r.number));
-    a.insert("key".into(), Value::from(r.key));
-    a.insert(
-        "currency_code".into(),
-        Value::from(r.currency_code.as_str()),
-    );
+    a.insert("number", Value::from(r.number));
+    a.insert("key", Value::from(r.key));
+    a.insert("currency_code", Value::from(r.currency_code.as_str()));
     crate::money::insert(
         &mut a,
         crate::money::names!("amount"),
         r.amount_cents,
         &r.currency_code,
     );
-    a.insert("succeeded".into(), Value::from(r.succeeded));
-    a.insert("message".into(), Value::from(r.message));
-    a.insert("error_code".into(), Value::from(r.error_code));
-    a.insert("error_detail".into(), Value::from(r.error_detail));
-    a.insert("token".into(), Value::from(r.token));
+    a.insert("succeeded", Value::from(r.succeeded));
+    a.insert("message", Value::from(r.message));
+    a.insert("error_code", Value::from(r.error_code));
+    a.insert("error_detail", Value::from(r.error_detail));
+    a.insert("token", Value::from(r.token));
     a.insert(
-        "gateway_transaction_id".into(),
+        "gateway_transaction_id",
         Value::from(r.gateway_transaction_id),
     );
-    a.insert(
-        "payment_method_type".into(),
-        Value::from(r.payment_method_type),
-    );
-    a.insert("created_at".into(), time(&r.created_at));
-    a.insert("updated_at".into(), time(&r.updated_at));
-    a.insert("reference".into(), Value::from(r.reference));
-    a.insert("reference_origin".into(), Value::from(r.reference_origin));
-    a.insert("metadata".into(), metadata(&r.metadata));
+    a.insert("payment_method_type", Value::from(r.payment_method_type));
+    a.insert("created_at", time(&r.created_at));
+    a.insert("updated_at", time(&r.updated_at));
+    a.insert("reference", Value::from(r.reference));
+    a.insert("reference_origin", Value::from(r.reference_origin));
+    a.insert("metadata", metadata(&r.metadata));
     Record {
         def: &DEF,
         id: r.id,

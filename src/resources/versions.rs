@@ -49,13 +49,13 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::default();
-    a.insert("resource_type".into(), Value::from(r.resource_type));
-    a.insert("resource_id".into(), Value::from(r.resource_id));
-    a.insert("event".into(), Value::from(r.event));
-    a.insert("changes".into(), metadata(&r.changes));
-    a.insert("snapshot".into(), metadata(&r.snapshot));
-    a.insert("who".into(), metadata(&r.who));
-    a.insert("created_at".into(), time(&r.created_at));
+    a.insert("resource_type", Value::from(r.resource_type));
+    a.insert("resource_id", Value::from(r.resource_id));
+    a.insert("event", Value::from(r.event));
+    a.insert("changes", metadata(&r.changes));
+    a.insert("snapshot", metadata(&r.snapshot));
+    a.insert("who", metadata(&r.who));
+    a.insert("created_at", time(&r.created_at));
     Record {
         def: &DEF,
         id: r.id,
