@@ -17,7 +17,7 @@ use diesel::upsert::excluded;
 use rand::Rng;
 
 use super::schema::record_counts as rc;
-use super::DbConnection;
+use super::{DbConnection, MultiBackend};
 
 /// Counter rows per tenant and type.
 pub const SHARDS: i32 = 16;
@@ -122,25 +122,58 @@ fn write(
 }
 
 /// The maintained count as a scalar subquery, to select beside a page of rows (`NULL` when
-/// the tenant has never had a row of that type). The SQL text is fixed; values are bound.
-pub fn total(
-    organization_id: &str,
-    mode: &str,
-    resource_type: &str,
-) -> diesel::expression::SqlLiteral<
-    Nullable<BigInt>,
-    impl diesel::Expression + diesel::query_builder::QueryFragment<crate::db::MultiBackend> + Send,
-> {
-    diesel::dsl::sql::<Nullable<BigInt>>(
-        "(SELECT CAST(SUM(\"record_counts\".\"record_count\") AS BIGINT) FROM \"record_counts\" \
-         WHERE \"record_counts\".\"organization_id\" = ",
-    )
-    .bind::<Text, _>(organization_id.to_owned())
-    .sql(" AND \"record_counts\".\"mode\" = ")
-    .bind::<Text, _>(mode.to_owned())
-    .sql(" AND \"record_counts\".\"resource_type\" = ")
-    .bind::<Text, _>(resource_type.to_owned())
-    .sql(")")
+/// the tenant has never had a row of that type).
+pub fn total(organization_id: &str, mode: &str, resource_type: &str) -> Total {
+    Total {
+        organization_id: organization_id.to_owned(),
+        mode: mode.to_owned(),
+        resource_type: resource_type.to_owned(),
+    }
+}
+
+/// See [`total`]. A query node of its own rather than `sql()`: diesel never caches the
+/// prepared statement of a query holding a SQL literal, and re-preparing the page query
+/// costs a round trip and a plan per request.
+pub struct Total {
+    organization_id: String,
+    mode: String,
+    resource_type: String,
+}
+
+impl Expression for Total {
+    type SqlType = Nullable<BigInt>;
+}
+
+impl<QS> AppearsOnTable<QS> for Total {}
+
+impl<QS> SelectableExpression<QS> for Total {}
+
+impl diesel::expression::ValidGrouping<()> for Total {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryId for Total {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<MultiBackend> for Total {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "(SELECT CAST(SUM(\"record_counts\".\"record_count\") AS BIGINT) \
+             FROM \"record_counts\" WHERE \"record_counts\".\"organization_id\" = ",
+        );
+        out.push_bind_param::<Text, _>(&self.organization_id)?;
+        out.push_sql(" AND \"record_counts\".\"mode\" = ");
+        out.push_bind_param::<Text, _>(&self.mode)?;
+        out.push_sql(" AND \"record_counts\".\"resource_type\" = ");
+        out.push_bind_param::<Text, _>(&self.resource_type)?;
+        out.push_sql(")");
+        Ok(())
+    }
 }
 
 /// The maintained count, or `None` when the tenant has never had a row of that type.
