@@ -9,9 +9,10 @@
 #   list-page50    page[number]=50&page[size]=25, default sort (-created_at)
 #   retrieve       /api/refunds/<id> of one real refund
 # Beside each shape, pgbench replays the SQL the service issues for one such request
-# (list: the count then the page query; retrieve: one SELECT with id = ANY($3); no pool
-# check, which a busy pool skips: pool_check_idle_ms), so its TPS is the database-only
-# ceiling; "ratio" is HTTP req/s divided by that TPS.
+# (unfiltered list: one page query carrying the maintained count; filtered list: COUNT(*)
+# then the page query; retrieve: one SELECT with id = ANY($3); no pool check, which a
+# busy pool skips: pool_check_idle_ms), so its TPS is the database-only ceiling; "ratio"
+# is HTTP req/s divided by that TPS.
 # Finally prints the server's RSS (VmRSS now, VmHWM peak), machine and data size.
 #
 # Usage: scripts/bench-read.sh [--drop] [--reuse] [ORDERS]
@@ -65,26 +66,25 @@ URL[retrieve]="/api/refunds/${REFUND_ID}"
 
 # pgbench scripts: the statements of one request exactly as the service sends them
 # (checked with log_min_duration_statement=0): diesel's cached named prepared statements
-# (hence -M prepared) and no explicit transaction. pgbench's \set only holds numbers, so the text values
-# (org, mode, currency, id array) come in with -D.
-COLS='"refunds"."id", "refunds"."organization_id", "refunds"."mode", "refunds"."order_id", "refunds"."reference_capture_id", "refunds"."authorization_id", "refunds"."number", "refunds"."key", "refunds"."currency_code", "refunds"."amount_cents", "refunds"."succeeded", "refunds"."payment_method_type", "refunds"."message", "refunds"."error_code", "refunds"."error_detail", "refunds"."token", "refunds"."gateway_transaction_id", "refunds"."reference", "refunds"."reference_origin", "refunds"."metadata", "refunds"."created_at", "refunds"."updated_at"'
+# (hence -M prepared) and no explicit transaction. pgbench's \set only holds numbers, so
+# the text values (org, mode, currency, id array) come in with -D.
+COLS='"refunds"."id", "refunds"."organization_id", "refunds"."mode", "refunds"."order_id", "refunds"."reference_capture_id", "refunds"."authorization_id", "refunds"."number", "refunds"."key", "refunds"."currency_code", "refunds"."amount_cents", "refunds"."succeeded", "refunds"."payment_method_type", "refunds"."message", "refunds"."error_code", "refunds"."error_detail", "refunds"."token", "refunds"."gateway_transaction_id", "refunds"."reference", "refunds"."reference_origin", "refunds"."metadata", "refunds"."created_at", "refunds"."updated_at", "refunds"."target_type", "refunds"."request_hash"'
 SCOPE='("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)'
 FILTERED='(((("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)) AND ("refunds"."currency_code" = :cur)) AND ("refunds"."amount_cents" > :gt))'
-# Unfiltered lists read the maintained, sharded count (record_counts) when the schema has
-# it, else they run COUNT(*) like filtered lists.
+# Unfiltered lists read the maintained, sharded count (record_counts) in the page query
+# itself, as a scalar subquery, when the schema has it; else they run COUNT(*) first.
 if [[ -n "$(q "SELECT to_regclass('record_counts')")" ]]; then
-    WHOLE_COUNT='SELECT "record_counts"."record_count" FROM "record_counts" WHERE ((("record_counts"."organization_id" = :org) AND ("record_counts"."mode" = :mode)) AND ("record_counts"."resource_type" = :rtype));'
-    COUNT_NOTE="unfiltered lists: maintained count (record_counts shards) + page query; list-filter: COUNT(*) + page query"
+    WHOLE_PAGE='SELECT '"$COLS"', (SELECT CAST(SUM("record_counts"."record_count") AS BIGINT) FROM "record_counts" WHERE "record_counts"."organization_id" = :org AND "record_counts"."mode" = :mode AND "record_counts"."resource_type" = :rtype) FROM "refunds" WHERE ('"$SCOPE"') ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off;'
+    COUNT_NOTE="unfiltered lists: one page query with the maintained count (record_counts shards) as a subquery; list-filter: COUNT(*) + page query"
 else
-    WHOLE_COUNT="SELECT COUNT(*) FROM \"refunds\" WHERE (${SCOPE});"
+    WHOLE_PAGE="SELECT COUNT(*) FROM \"refunds\" WHERE (${SCOPE});
+SELECT $COLS FROM \"refunds\" WHERE (${SCOPE}) ORDER BY \"refunds\".\"created_at\" DESC, \"refunds\".\"id\" ASC LIMIT :size OFFSET :off;"
     COUNT_NOTE="lists: COUNT(*) + page query"
 fi
 cat >"$TMP/list-first.sql" <<EOF
 \set size 25
 \set off 0
-\set one 1
-$WHOLE_COUNT
-SELECT $COLS FROM "refunds" WHERE (${SCOPE}) ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off;
+$WHOLE_PAGE
 EOF
 cat >"$TMP/list-filter.sql" <<EOF
 \set size 25
@@ -96,9 +96,7 @@ EOF
 cat >"$TMP/list-page50.sql" <<EOF
 \set size 25
 \set off 49 * 25
-\set one 1
-$WHOLE_COUNT
-SELECT $COLS FROM "refunds" WHERE (${SCOPE}) ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off;
+$WHOLE_PAGE
 EOF
 cat >"$TMP/retrieve.sql" <<EOF
 SELECT $COLS FROM "refunds" WHERE ((${SCOPE}) AND ("refunds"."id" = ANY(:ids))) ORDER BY "refunds"."id" ASC;
