@@ -172,14 +172,31 @@ macro_rules! list_impl {
                 }
                 Ok(query)
             };
-            let mut query = base()?;
-            for key in q.sort {
-                query = $sort(query, key, backend);
-            }
-            // `id` is unique, so equal sort keys still give stable pages.
-            query = query.then_order_by($table::id.asc());
-            if let Some(page) = q.page {
-                query = query.limit(i64::from(page.size)).offset(page.offset());
+            let sorted = |mut query: $table::BoxedQuery<'static, $crate::db::MultiBackend>| {
+                for key in q.sort {
+                    query = $sort(query, key, backend);
+                }
+                // `id` is unique, so equal sort keys still give stable pages.
+                query.then_order_by($table::id.asc())
+            };
+            let mut query = sorted(base()?);
+            match q.page {
+                Some(page) if page.offset() > 0 => {
+                    // A later page: its ids first, where an index-only scan steps over the
+                    // earlier rows without reading them, then just those rows.
+                    let ids = query
+                        .select($table::id)
+                        .limit(i64::from(page.size))
+                        .offset(page.offset());
+                    query = sorted(
+                        $table::table
+                            .into_boxed::<$crate::db::MultiBackend>()
+                            .filter($scope(q.scope))
+                            .filter($crate::resources::sql::in_query($table::id, ids)),
+                    );
+                }
+                Some(page) => query = query.limit(i64::from(page.size)),
+                None => {}
             }
             // A whole collection's maintained count comes with its page, in the same
             // statement (one round trip less); an empty page has to ask for it on its own.
