@@ -13,6 +13,7 @@ pub fn serve(settings: Settings) -> Result<(), String> {
     }
     let bind = settings.bind.clone();
     let workers = settings.workers;
+    let pool_size = settings.pool_size as usize;
     let shutdown = settings.shutdown_timeout_seconds;
     let state = web::Data::new(AppState::new(settings)?);
     let applied = state.migrate()?;
@@ -24,6 +25,15 @@ pub fn serve(settings: Settings) -> Result<(), String> {
         if workers > 0 {
             server = server.workers(workers);
         }
+        // Database work runs on blocking threads, one connection each: more threads than
+        // pooled connections would only sleep on the pool, so a request beyond them waits
+        // as a queued task instead.
+        let workers = if workers > 0 {
+            workers
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        };
+        server = server.worker_max_blocking_threads(pool_size.div_ceil(workers).max(1));
         let server = server
             .bind(&bind)
             .map_err(|e| format!("cannot bind {bind}: {e}"))?;

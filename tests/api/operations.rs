@@ -438,3 +438,59 @@ async fn requests_time_out_with_503() {
         "the timed-out refund was not written"
     );
 }
+
+/// A request that waits longer than `pool_timeout_ms` for the database (here: for the one
+/// connection, busy behind a lock) is answered 503, never served late; the one holding the
+/// connection completes, and the service answers normally afterwards.
+#[actix_web::test]
+async fn waiting_for_a_connection_is_bounded() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = TestApp::new(Backend::Postgres).await;
+    let p = app.payments("acme", "5006", "EUR", &[1000]);
+    let server = Server::start_with(
+        &app.database_url,
+        &[
+            ("REFUNDS_WORKERS", "1"),
+            ("REFUNDS_POOL_SIZE", "1"),
+            ("REFUNDS_POOL_TIMEOUT_MS", "400"),
+        ],
+    );
+    let mut blocker = diesel::PgConnection::establish(&app.database_url).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut blocker).unwrap();
+    diesel::sql_query(format!(
+        "SELECT id FROM orders WHERE id = '{}' FOR UPDATE",
+        p.order_id
+    ))
+    .execute(&mut blocker)
+    .unwrap();
+    let body = refund_body(
+        "reference_capture",
+        "captures",
+        &p.capture_ids[0],
+        json!({"amount_cents": 100, "currency_code": "EUR"}),
+    );
+    let port = server.port;
+    let tok = token("acme");
+    let writer = {
+        let tok = tok.clone();
+        std::thread::spawn(move || http(port, "POST", "/api/refunds", &tok, Some(&body)))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let reader = {
+        let tok = tok.clone();
+        std::thread::spawn(move || http(port, "GET", "/api/refunds", &tok, None))
+    };
+    std::thread::sleep(Duration::from_millis(1_000));
+    diesel::sql_query("ROLLBACK").execute(&mut blocker).unwrap();
+    let (status, doc) = reader.join().unwrap().expect("an answer");
+    assert_eq!(status, 503, "{doc}");
+    assert_eq!(doc["errors"][0]["code"], "SERVICE_UNAVAILABLE");
+    let (status, doc) = writer.join().unwrap().expect("an answer");
+    assert_eq!(
+        status, 201,
+        "the request holding the connection completes: {doc}"
+    );
+    let (status, doc) = http(port, "GET", "/api/refunds", &tok, None).expect("an answer");
+    assert_eq!(status, 200);
+    assert_eq!(doc["meta"]["record_count"], 1);
+}
