@@ -20,7 +20,8 @@
 #   --drop   drop the database at the end (default: keep it)
 #   --reuse  keep an existing, already seeded database refunds_bench_<ORDERS>
 # Environment: BENCH_DURATION (wrk/pgbench seconds, default 10), BENCH_THREADS (2),
-#   BENCH_CONNECTIONS (32), BENCH_PORT (18080), BENCH_WORKERS (2), BENCH_POOL_SIZE (32),
+#   BENCH_CONNECTIONS (32), BENCH_PORT (18080), BENCH_WORKERS (2),
+#   BENCH_POOL_SIZE (twice the cores: the database shares them; see the README),
 #   PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), BENCH_SKIP_BUILD=1,
 #   BENCH_KEEP_SQL=<dir> (copy the generated pgbench scripts there).
 # Needs: cargo, psql, pgbench, wrk (apt-get install wrk), curl; a PostgreSQL the
@@ -41,6 +42,7 @@ for arg in "$@"; do
 done
 
 DB="refunds_bench_${ORDERS}"
+export BENCH_POOL_SIZE="${BENCH_POOL_SIZE:-$((2 * $(nproc)))}"
 . "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 bench_init
 
