@@ -35,7 +35,7 @@ for arg in "$@"; do
     case "$arg" in
         --drop) DROP=1 ;;
         --reuse) REUSE=1 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *[!0-9]*|'') echo "unknown argument: $arg" >&2; exit 2 ;;
         *) ORDERS="$arg" ;;
     esac
