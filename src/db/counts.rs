@@ -183,11 +183,5 @@ pub fn get(
     mode: &str,
     resource_type: &str,
 ) -> QueryResult<Option<i64>> {
-    let shards: Vec<i64> = rc::table
-        .filter(rc::organization_id.eq(organization_id))
-        .filter(rc::mode.eq(mode))
-        .filter(rc::resource_type.eq(resource_type))
-        .select(rc::record_count)
-        .load(conn)?;
-    Ok((!shards.is_empty()).then(|| shards.iter().sum()))
+    diesel::select(total(organization_id, mode, resource_type)).get_result(conn)
 }

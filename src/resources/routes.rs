@@ -85,8 +85,9 @@ impl Urls {
 ///
 /// The answer always waits for the work: a write that has not finished could still commit,
 /// so answering early would be a lie. Time is bounded where the work happens instead: the
-/// wait for a thread and a connection (`pool_timeout_ms`), each statement (`request_timeout_ms`, PostgreSQL's
-/// `statement_timeout`) and lock waits (SQLite's busy timeout); each answers 503.
+/// wait for a thread and a connection (`pool_timeout_ms`, both together), each statement
+/// (`request_timeout_ms`, PostgreSQL's `statement_timeout`) and lock waits (SQLite's busy
+/// timeout); each answers 503.
 pub async fn with_conn<T: Send + 'static>(
     state: &web::Data<AppState>,
     work: impl FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
@@ -99,12 +100,10 @@ pub async fn with_conn<T: Send + 'static>(
     web::block(move || {
         // The server keeps one blocking thread per pooled connection, so time spent
         // queued for a thread is time spent waiting for a connection: the same bound applies.
-        if queued.elapsed() > wait {
-            return Err(ApiError::unavailable(
-                "no database connection became free in time",
-            ));
-        }
-        let mut conn = pool.get()?;
+        let left = wait
+            .checked_sub(queued.elapsed())
+            .ok_or_else(|| ApiError::unavailable("no database connection became free in time"))?;
+        let mut conn = pool.get_timeout(left)?;
         let result = work(&mut conn);
         // A server-side failure may have left the connection unusable (a lost server):
         // the pool drops it and checks the others before their next use.
