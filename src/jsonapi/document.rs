@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::Serializer;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use super::json;
 use super::query::Page;
 use super::resource::{RelDef, ResourceDef};
 
@@ -56,6 +57,11 @@ impl Record {
 pub struct Attributes(Vec<(&'static str, Value)>);
 
 impl Attributes {
+    /// Room for `n` attributes: a view knows how many it renders.
+    pub fn with_capacity(n: usize) -> Self {
+        Self(Vec::with_capacity(n))
+    }
+
     /// Sets attribute `name` (replacing an earlier value).
     pub fn insert(&mut self, name: &'static str, value: Value) {
         match self.0.iter_mut().find(|(n, _)| *n == name) {
@@ -111,9 +117,9 @@ impl From<Record> for Linked {
 
 /// What every rendered document needs: the absolute base and the sparse fieldsets.
 ///
-/// Documents are serialized straight from the records (borrowed, never copied into a
-/// `Value` tree first): a page of 25 refunds is about 60 KB of JSON, and building it as a
-/// tree cost more than the queries behind it.
+/// Documents are written straight from the records as bytes (see [`super::json`]): a page
+/// of 25 refunds is about 60 KB of JSON, most of it links, and going through a `Value`
+/// tree or serde's per-value dispatch cost more than the queries behind it.
 pub struct Renderer<'a> {
     /// Scheme, host and `/api`, e.g. `https://refunds.example.com/api`.
     pub api_base: &'a str,
@@ -142,14 +148,18 @@ impl Renderer<'_> {
         included: &[Linked],
         self_link: &str,
     ) -> Vec<u8> {
-        to_bytes(
-            &SingleDoc {
-                data: primary.map(|linked| self.object(linked)),
-                links: SelfLink { url: self_link },
-                included: self.objects(included),
-            },
-            1 + included.len(),
-        )
+        let mut w = self.writer(1 + included.len());
+        w.out.extend_from_slice(b"{\"data\":");
+        match primary {
+            Some(linked) => w.object(linked),
+            None => w.out.extend_from_slice(b"null"),
+        }
+        w.out.extend_from_slice(b",\"links\":{\"self\":");
+        json::string(&mut w.out, self_link);
+        w.out.push(b'}');
+        w.included(included);
+        w.out.push(b'}');
+        w.out
     }
 
     /// A paginated collection document, as JSON bytes.
@@ -159,28 +169,27 @@ impl Renderer<'_> {
         included: &[Linked],
         pagination: &Pagination,
     ) -> Vec<u8> {
-        to_bytes(
-            &CollectionDoc {
-                data: self.objects(primary),
-                meta: pagination.meta(),
-                links: pagination.links(),
-                included: self.objects(included),
-            },
-            primary.len() + included.len(),
-        )
+        let mut w = self.writer(primary.len() + included.len());
+        w.out.extend_from_slice(b"{\"data\":");
+        w.objects(primary);
+        w.out.extend_from_slice(b",\"meta\":");
+        json::value(&mut w.out, &pagination.meta());
+        w.out.extend_from_slice(b",\"links\":");
+        json::value(&mut w.out, &pagination.links());
+        w.included(included);
+        w.out.push(b'}');
+        w.out
     }
 
-    fn object<'r>(&'r self, linked: &'r Linked) -> ResourceObject<'r> {
-        ResourceObject {
+    fn writer(&self, resources: usize) -> Writer<'_> {
+        let mut base = Vec::with_capacity(self.api_base.len() + 8);
+        json::escaped(&mut base, self.api_base);
+        Writer {
             renderer: self,
-            linked,
-        }
-    }
-
-    fn objects<'r>(&'r self, linked: &'r [Linked]) -> Objects<'r> {
-        Objects {
-            renderer: self,
-            linked,
+            // About 2.5 KB per resource: sized once instead of grown (and copied) a dozen times.
+            out: Vec::with_capacity(512 + resources * 2560),
+            base,
+            url: Vec::with_capacity(128),
         }
     }
 
@@ -192,182 +201,106 @@ impl Renderer<'_> {
     }
 }
 
-/// Serializes a document. Maps with string keys and plain values cannot fail to serialize;
-/// should one ever, the fallback is still a valid (empty) document, never a panic.
-fn to_bytes(doc: &impl Serialize, resources: usize) -> Vec<u8> {
-    // About 2.5 KB per resource: sized once instead of grown (and copied) a dozen times.
-    let mut out = Vec::with_capacity(512 + resources * 2560);
-    match serde_json::to_writer(&mut out, doc) {
-        Ok(()) => out,
-        Err(err) => {
-            tracing::error!(%err, "a document failed to serialize");
-            br#"{"data":null}"#.to_vec()
+/// One document being written.
+struct Writer<'a> {
+    renderer: &'a Renderer<'a>,
+    out: Vec<u8>,
+    /// `api_base`, escaped once for every link of the document.
+    base: Vec<u8>,
+    /// `"{base}/{type}/{id}` of the resource being written: the start of each of its links.
+    url: Vec<u8>,
+}
+
+impl Writer<'_> {
+    fn objects(&mut self, linked: &[Linked]) {
+        self.out.push(b'[');
+        for (i, l) in linked.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.object(l);
+        }
+        self.out.push(b']');
+    }
+
+    fn included(&mut self, included: &[Linked]) {
+        if !included.is_empty() {
+            self.out.extend_from_slice(b",\"included\":");
+            self.objects(included);
         }
     }
-}
 
-#[derive(Serialize)]
-struct SingleDoc<'a> {
-    data: Option<ResourceObject<'a>>,
-    links: SelfLink<'a>,
-    #[serde(skip_serializing_if = "Objects::is_empty")]
-    included: Objects<'a>,
-}
-
-#[derive(Serialize)]
-struct CollectionDoc<'a> {
-    data: Objects<'a>,
-    meta: Value,
-    links: Value,
-    #[serde(skip_serializing_if = "Objects::is_empty")]
-    included: Objects<'a>,
-}
-
-#[derive(Serialize)]
-struct SelfLink<'a> {
-    #[serde(rename = "self")]
-    url: &'a str,
-}
-
-/// A list of resource objects.
-struct Objects<'a> {
-    renderer: &'a Renderer<'a>,
-    linked: &'a [Linked],
-}
-
-impl Objects<'_> {
-    fn is_empty(&self) -> bool {
-        self.linked.is_empty()
+    /// `"{url}{a}{b}"`, for a path below the resource named by the engine itself.
+    fn link(&mut self, a: &'static str, b: &'static str) {
+        debug_assert!(json::is_plain(a) && json::is_plain(b));
+        self.out.extend_from_slice(&self.url);
+        self.out.extend_from_slice(a.as_bytes());
+        self.out.extend_from_slice(b.as_bytes());
+        self.out.push(b'"');
     }
-}
 
-impl Serialize for Objects<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.linked.iter().map(|l| self.renderer.object(l)))
-    }
-}
-
-/// One resource object: `id`, `type`, `links`, `attributes`, `relationships`, `meta`,
-/// with sparse fieldsets applied.
-struct ResourceObject<'a> {
-    renderer: &'a Renderer<'a>,
-    linked: &'a Linked,
-}
-
-impl Serialize for ResourceObject<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let rec = &self.linked.record;
+    /// One resource object: `id`, `type`, `links`, `attributes`, `relationships`, `meta`,
+    /// with sparse fieldsets applied.
+    fn object(&mut self, linked: &Linked) {
+        let rec = &linked.record;
         let def = rec.def;
-        let shown = |name: &str| self.renderer.shown(def.type_name, name);
-        let url = Url {
-            base: self.renderer.api_base,
-            type_name: def.type_name,
-            id: &rec.id,
-            tail: [""; 2],
-        };
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("id", &rec.id)?;
-        m.serialize_entry("type", def.type_name)?;
-        m.serialize_entry("links", &Links([("self", url)]))?;
-        if rec.attributes.keys().any(&shown) {
-            m.serialize_entry("attributes", &ShownAttributes { rec, shown: &shown })?;
+        let renderer = self.renderer;
+        let shown = |name: &str| renderer.shown(def.type_name, name);
+        self.url.clear();
+        self.url.push(b'"');
+        self.url.extend_from_slice(&self.base);
+        self.url.push(b'/');
+        self.url.extend_from_slice(def.type_name.as_bytes());
+        self.url.push(b'/');
+        json::escaped(&mut self.url, &rec.id);
+
+        self.out.extend_from_slice(b"{\"id\":");
+        json::string(&mut self.out, &rec.id);
+        self.out.extend_from_slice(b",\"type\":\"");
+        self.out.extend_from_slice(def.type_name.as_bytes());
+        self.out.push(b'"');
+        self.out.extend_from_slice(b",\"links\":{\"self\":");
+        self.link("", "");
+        self.out.push(b'}');
+
+        let mut first = true;
+        for (name, v) in rec.attributes.iter().filter(|(k, _)| shown(k)) {
+            self.out
+                .extend_from_slice(if first { b",\"attributes\":{" } else { b"," });
+            first = false;
+            json::name_key(&mut self.out, name);
+            json::value(&mut self.out, v);
         }
-        if def.relationships.iter().any(|r| shown(r.name)) {
-            m.serialize_entry(
-                "relationships",
-                &Relationships {
-                    linked: self.linked,
-                    url,
-                    shown: &shown,
-                },
-            )?;
+        if !first {
+            self.out.push(b'}');
         }
-        m.serialize_entry(
-            "meta",
-            &Meta {
-                mode: &rec.mode,
-                organization_id: &rec.organization_id,
-            },
-        )?;
-        m.end()
-    }
-}
 
-#[derive(Serialize)]
-struct Meta<'a> {
-    mode: &'a str,
-    organization_id: &'a str,
-}
+        let mut first = true;
+        for rel in def.relationships.iter().filter(|r| shown(r.name)) {
+            self.out
+                .extend_from_slice(if first { b",\"relationships\":{" } else { b"," });
+            first = false;
+            json::name_key(&mut self.out, rel.name);
+            self.out.extend_from_slice(b"{\"links\":{\"self\":");
+            self.link("/relationships/", rel.name);
+            self.out.extend_from_slice(b",\"related\":");
+            self.link("/", rel.name);
+            self.out.push(b'}');
+            if let Some(data) = linked.linkage.get(rel.name) {
+                self.out.extend_from_slice(b",\"data\":");
+                json::value(&mut self.out, data);
+            }
+            self.out.push(b'}');
+        }
+        if !first {
+            self.out.push(b'}');
+        }
 
-struct ShownAttributes<'a, F> {
-    rec: &'a Record,
-    shown: &'a F,
-}
-
-impl<F: Fn(&str) -> bool> Serialize for ShownAttributes<'_, F> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.rec.attributes.iter().filter(|(k, _)| (self.shown)(k)))
-    }
-}
-
-struct Relationships<'a, F> {
-    linked: &'a Linked,
-    url: Url<'a>,
-    shown: &'a F,
-}
-
-impl<F: Fn(&str) -> bool> Serialize for Relationships<'_, F> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let rels = self.linked.record.def.relationships.iter();
-        s.collect_map(rels.filter(|r| (self.shown)(r.name)).map(|rel| {
-            let links = Links([
-                ("self", self.url.under(["/relationships/", rel.name])),
-                ("related", self.url.under(["/", rel.name])),
-            ]);
-            let data = self.linked.linkage.get(rel.name);
-            (rel.name, Relationship { links, data })
-        }))
-    }
-}
-
-#[derive(Serialize)]
-struct Relationship<'a, const N: usize> {
-    links: Links<'a, N>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a Value>,
-}
-
-/// A `links` object whose URLs are written as they are serialized.
-struct Links<'a, const N: usize>([(&'static str, Url<'a>); N]);
-
-impl<const N: usize> Serialize for Links<'_, N> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-    }
-}
-
-/// `{base}/{type}/{id}{tail}`, never built as a `String`.
-#[derive(Clone, Copy)]
-struct Url<'a> {
-    base: &'a str,
-    type_name: &'a str,
-    id: &'a str,
-    tail: [&'a str; 2],
-}
-
-impl<'a> Url<'a> {
-    fn under(self, tail: [&'a str; 2]) -> Self {
-        Self { tail, ..self }
-    }
-}
-
-impl Serialize for Url<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let [a, b] = self.tail;
-        s.collect_str(&format_args!(
-            "{}/{}/{}{a}{b}",
-            self.base, self.type_name, self.id
-        ))
+        self.out.extend_from_slice(b",\"meta\":{\"mode\":");
+        json::string(&mut self.out, &rec.mode);
+        self.out.extend_from_slice(b",\"organization_id\":");
+        json::string(&mut self.out, &rec.organization_id);
+        self.out.extend_from_slice(b"}}");
     }
 }
 

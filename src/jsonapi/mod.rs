@@ -3,6 +3,7 @@
 
 pub mod document;
 pub mod filter;
+pub mod json;
 pub mod negotiation;
 pub mod query;
 pub mod request;

@@ -65,7 +65,7 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Attributes::default();
+    let mut a = Attributes::with_capacity(DEF.attributes.len());
     a.insert("name", Value::from(r.name));
     a.insert("description", Value::from(r.description));
     a.insert("url", Value::from(r.url));

@@ -79,7 +79,7 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Attributes::default();
+    let mut a = Attributes::with_capacity(DEF.attributes.len());
     let cur = r.currency_code.as_str();
     a.insert("number", Value::from(r.number));
     a.insert("currency_code", Value::from(cur));

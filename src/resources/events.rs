@@ -58,7 +58,7 @@ pub fn known_type(types: &'static [&'static str], stored: &str) -> Option<&'stat
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Attributes::default();
+    let mut a = Attributes::with_capacity(DEF.attributes.len());
     a.insert("name", Value::from(r.name));
     a.insert("payload", metadata(&r.payload));
     a.insert("created_at", time(&r.created_at));

@@ -45,6 +45,9 @@ pub fn load(
     primary: Vec<Record>,
     tree: &Includes,
 ) -> ApiResult<(Vec<Linked>, Vec<Linked>)> {
+    if tree.0.is_empty() {
+        return Ok((primary.into_iter().map(Linked::from).collect(), Vec::new()));
+    }
     let mut store = Store {
         records: Vec::new(),
         primary_len: 0,

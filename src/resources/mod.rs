@@ -136,16 +136,31 @@ pub fn time(t: &NaiveDateTime) -> Value {
     use chrono::{Datelike, Timelike};
     // `%Y-%m-%dT%H:%M:%S%.3fZ` by hand: strftime parses its pattern on every call, and a
     // page renders fifty of these.
-    Value::String(format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond() / 1_000_000 % 1000
-    ))
+    fn digits(out: &mut String, n: u32, width: u32) {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+        }
+    }
+    let mut s = String::with_capacity(24);
+    match u32::try_from(t.year()) {
+        Ok(year) if year < 10_000 => digits(&mut s, year, 4),
+        // Outside 0000-9999 strftime adds a sign: rare enough to ask it.
+        _ => s.push_str(&t.format("%Y").to_string()),
+    }
+    s.push('-');
+    digits(&mut s, t.month(), 2);
+    s.push('-');
+    digits(&mut s, t.day(), 2);
+    s.push('T');
+    digits(&mut s, t.hour(), 2);
+    s.push(':');
+    digits(&mut s, t.minute(), 2);
+    s.push(':');
+    digits(&mut s, t.second(), 2);
+    s.push('.');
+    digits(&mut s, t.nanosecond() / 1_000_000 % 1000, 3);
+    s.push('Z');
+    Value::String(s)
 }
 
 /// Stored metadata text as a JSON value (`{}` if unreadable, which writes prevent).
@@ -289,9 +304,34 @@ pub(crate) use {child_scope, list_impl, order_by};
 mod tests {
     use chrono::{NaiveDate, NaiveDateTime};
 
+    /// Documents write these names without escaping them (`jsonapi::json::name_key`).
+    #[test]
+    fn every_name_a_document_writes_is_plain() {
+        use crate::jsonapi::json::is_plain;
+        for r in super::all() {
+            let def = r.def();
+            assert!(is_plain(def.type_name), "{}", def.type_name);
+            for a in def.attributes {
+                assert!(is_plain(a.name), "{}.{}", def.type_name, a.name);
+            }
+            for rel in def.relationships {
+                assert!(is_plain(rel.name), "{}.{}", def.type_name, rel.name);
+            }
+        }
+    }
+
     #[test]
     fn time_matches_the_strftime_pattern() {
-        let days = [(1970, 1, 1), (1999, 12, 31), (2024, 2, 29), (2026, 11, 23)];
+        let days = [
+            (1970, 1, 1),
+            (1999, 12, 31),
+            (2024, 2, 29),
+            (2026, 11, 23),
+            (1, 1, 1),
+            (9999, 12, 31),
+            (10_000, 1, 1),
+            (-1, 6, 15),
+        ];
         for (y, m, d) in days {
             for (h, min, s, milli) in [(0, 0, 0, 0), (9, 5, 7, 1), (23, 59, 59, 999)] {
                 let t: NaiveDateTime = NaiveDate::from_ymd_opt(y, m, d)

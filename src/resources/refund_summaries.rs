@@ -67,7 +67,7 @@ pub fn view(order: Record, amounts: Amounts) -> Record {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let mut a = Attributes::default();
+    let mut a = Attributes::with_capacity(DEF.attributes.len());
     a.insert("order_number", json!(number));
     a.insert("currency_code", json!(currency));
     let money = [

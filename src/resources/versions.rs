@@ -48,7 +48,7 @@ pub struct Row {
 }
 
 pub fn view(r: Row) -> Record {
-    let mut a = Attributes::default();
+    let mut a = Attributes::with_capacity(DEF.attributes.len());
     a.insert("resource_type", Value::from(r.resource_type));
     a.insert("resource_id", Value::from(r.resource_id));
     a.insert("event", Value::from(r.event));
