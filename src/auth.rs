@@ -1,6 +1,8 @@
 //! Bearer tokens: verification, the claims they carry, and the tenant scope they yield.
 
+use std::collections::HashMap;
 use std::future::{ready, Ready};
+use std::sync::Mutex;
 
 use actix_web::{web, FromRequest, HttpRequest};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -82,11 +84,51 @@ pub struct Keys {
     hs256: Option<DecodingKey>,
     rsa: Option<DecodingKey>,
     leeway: u64,
+    verified: Verified,
+}
+
+/// Tokens that passed verification, with what they grant. A client sends the same token
+/// with every request; its signature and claims need checking once, its expiry at every
+/// use (`nbf` once passed stays passed). Bounded: when full, it starts over.
+struct Verified {
+    capacity: usize,
+    tokens: Mutex<HashMap<Box<str>, Auth>>,
+}
+
+impl Verified {
+    fn get(&self, token: &str, leeway: u64) -> Option<Auth> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let auth = self.tokens.lock().ok()?.get(token).cloned()?;
+        let now = jsonwebtoken::get_current_timestamp();
+        // jsonwebtoken's own rule: expired once `exp < now - leeway`.
+        let exp = u64::try_from(auth.claims.exp).unwrap_or(0);
+        (exp >= now.saturating_sub(leeway)).then_some(auth)
+    }
+
+    fn put(&self, token: &str, auth: &Auth) {
+        if self.capacity == 0 {
+            return;
+        }
+        if let Ok(mut tokens) = self.tokens.lock() {
+            if tokens.len() >= self.capacity {
+                tokens.clear();
+            }
+            tokens.insert(token.into(), auth.clone());
+        }
+    }
 }
 
 impl Keys {
-    /// HS256 with `secret` (when not empty) and RS256/RS512 with a PEM public key.
-    pub fn new(secret: &str, rsa_pem: Option<&[u8]>, leeway: u64) -> Result<Self, String> {
+    /// HS256 with `secret` (when not empty) and RS256/RS512 with a PEM public key;
+    /// up to `cache_size` verified tokens are remembered (0: every request verifies).
+    pub fn new(
+        secret: &str,
+        rsa_pem: Option<&[u8]>,
+        leeway: u64,
+        cache_size: usize,
+    ) -> Result<Self, String> {
         let rsa = rsa_pem
             .map(|pem| {
                 DecodingKey::from_rsa_pem(pem).map_err(|e| format!("bad RSA public key: {e}"))
@@ -96,7 +138,23 @@ impl Keys {
             hs256: (!secret.is_empty()).then(|| DecodingKey::from_secret(secret.as_bytes())),
             rsa,
             leeway,
+            verified: Verified {
+                capacity: cache_size,
+                tokens: Mutex::new(HashMap::new()),
+            },
         })
+    }
+
+    /// What a bearer token grants: its claims and scope, verified (or remembered as verified).
+    pub fn authenticate(&self, token: &str) -> ApiResult<Auth> {
+        if let Some(auth) = self.verified.get(token, self.leeway) {
+            return Ok(auth);
+        }
+        let claims = self.verify(token)?;
+        let scope = scope_of(&claims)?;
+        let auth = Auth { claims, scope };
+        self.verified.put(token, &auth);
+        Ok(auth)
     }
 
     /// Verifies a token: `UNAUTHORIZED` when it is not a JWT at all, `INVALID_TOKEN`
@@ -210,9 +268,7 @@ fn authenticate(req: &HttpRequest) -> ApiResult<Auth> {
                 "The Authorization header must be `Bearer <token>`",
             )
         })?;
-    let claims = state.keys.verify(token)?;
-    let scope = scope_of(&claims)?;
-    Ok(Auth { claims, scope })
+    state.keys.authenticate(token)
 }
 
 impl FromRequest for Auth {
@@ -221,5 +277,95 @@ impl FromRequest for Auth {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         ready(authenticate(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "a-test-secret";
+
+    fn claims(org: &str, exp: i64) -> Claims {
+        Claims {
+            organization: Organization {
+                id: org.into(),
+                slug: org.into(),
+            },
+            application: Application {
+                id: "app".into(),
+                kind: "integration".into(),
+            },
+            scope: String::new(),
+            test: true,
+            owner: None,
+            role: None,
+            exp,
+            iat: 0,
+            iss: None,
+        }
+    }
+
+    fn now() -> i64 {
+        jsonwebtoken::get_current_timestamp() as i64
+    }
+
+    fn remembered(keys: &Keys) -> usize {
+        keys.verified.tokens.lock().unwrap().len()
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_with_its_scope() {
+        let keys = Keys::new(SECRET, None, 30, 10).unwrap();
+        let token = sign(&claims("org-a", now() + 600), SECRET).unwrap();
+        let first = keys.authenticate(&token).unwrap();
+        assert_eq!(remembered(&keys), 1);
+        let again = keys.authenticate(&token).unwrap();
+        assert_eq!(again.scope, first.scope);
+        assert_eq!(again.scope.organization_id, "org-a");
+        // A token signed with another key is never taken for a remembered one.
+        let forged = sign(&claims("org-a", now() + 600), "another-secret").unwrap();
+        assert_eq!(
+            keys.authenticate(&forged).unwrap_err().code,
+            Code::InvalidToken
+        );
+        assert_eq!(remembered(&keys), 1);
+    }
+
+    #[test]
+    fn a_remembered_token_expires_all_the_same() {
+        let leeway = 30;
+        let keys = Keys::new(SECRET, None, leeway, 10).unwrap();
+        let token = sign(&claims("org-a", now() + 600), SECRET).unwrap();
+        let mut auth = keys.authenticate(&token).unwrap();
+        // Still inside the leeway: served from memory.
+        auth.claims.exp = now() - leeway as i64 + 5;
+        keys.verified.put(&token, &auth);
+        assert!(keys.verified.get(&token, leeway).is_some());
+        // Past it: not served, and verification of the real token decides again.
+        auth.claims.exp = now() - leeway as i64 - 5;
+        keys.verified.put(&token, &auth);
+        assert!(keys.verified.get(&token, leeway).is_none());
+        let expired = sign(&claims("org-a", now() - 600), SECRET).unwrap();
+        keys.verified.put(&expired, &auth);
+        let err = keys.authenticate(&expired).unwrap_err();
+        assert_eq!(err.code, Code::InvalidToken);
+    }
+
+    #[test]
+    fn the_memory_is_bounded_and_can_be_off() {
+        let keys = Keys::new(SECRET, None, 30, 2).unwrap();
+        for org in ["a", "b", "c", "d", "e"] {
+            let token = sign(&claims(org, now() + 600), SECRET).unwrap();
+            assert_eq!(
+                keys.authenticate(&token).unwrap().scope.organization_id,
+                org
+            );
+            assert!(remembered(&keys) <= 2);
+        }
+        let off = Keys::new(SECRET, None, 30, 0).unwrap();
+        let token = sign(&claims("a", now() + 600), SECRET).unwrap();
+        off.authenticate(&token).unwrap();
+        assert_eq!(remembered(&off), 0);
     }
 }

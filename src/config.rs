@@ -24,6 +24,7 @@ pub struct Settings {
     pub jwt_secret: String,
     pub jwt_public_key_path: String,
     pub jwt_leeway_seconds: u64,
+    pub jwt_cache_size: usize,
     pub max_body_bytes: usize,
     pub cors_allowed_origins: String,
     pub rate_limit_enabled: bool,

@@ -67,6 +67,7 @@ impl AppState {
             &settings.jwt_secret,
             pem.as_deref(),
             settings.jwt_leeway_seconds,
+            settings.jwt_cache_size,
         )?;
         Ok(Self {
             pool,
