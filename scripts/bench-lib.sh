@@ -12,6 +12,7 @@
 bench_init() {
     REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     DURATION="${BENCH_DURATION:-10}"
+    ROUNDS="${BENCH_ROUNDS:-3}"
     THREADS="${BENCH_THREADS:-2}"
     CONNS="${BENCH_CONNECTIONS:-32}"
     PORT="${BENCH_PORT:-18080}"
@@ -44,6 +45,10 @@ bench_stop_server() {
 }
 
 log() { printf '==> %s\n' "$*" >&2; }
+# The median of its arguments (numbers).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# A wrk latency (e.g. 950.00us, 9.19ms, 1.20s) in milliseconds.
+to_ms() { awk -v t="$1" 'BEGIN { n = t + 0; if (t ~ /us$/) n /= 1000; else if (t ~ /[0-9]s$/ && t !~ /ms$/) n *= 1000; if (t ~ /m$/) n *= 60000; printf "%.2f", n }'; }
 q() { psql -X -q -v ON_ERROR_STOP=1 -At -d "$DB" -c "$1"; }
 now() { date +%s.%N; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }

@@ -12,14 +12,16 @@
 # (unfiltered list: one page query carrying the maintained count; filtered list: COUNT(*)
 # then the page query; retrieve: one SELECT with id = ANY($3); no pool check, which a
 # busy pool skips: pool_check_idle_ms), so its TPS is the database-only ceiling; "ratio"
-# is HTTP req/s divided by that TPS.
+# is HTTP req/s divided by that TPS, paired per round (BENCH_ROUNDS) and reported as the
+# median.
 # Finally prints the server's RSS (VmRSS now, VmHWM peak), machine and data size.
 #
 # Usage: scripts/bench-read.sh [--drop] [--reuse] [ORDERS]
 #   ORDERS   orders to seed (default 70000, about 100k refunds; 700000 is about 1M)
 #   --drop   drop the database at the end (default: keep it)
 #   --reuse  keep an existing, already seeded database refunds_bench_<ORDERS>
-# Environment: BENCH_DURATION (wrk/pgbench seconds, default 10), BENCH_THREADS (2),
+# Environment: BENCH_DURATION (wrk/pgbench seconds, default 10), BENCH_ROUNDS (3),
+#   BENCH_THREADS (2),
 #   BENCH_CONNECTIONS (32), BENCH_PORT (18080), BENCH_WORKERS (2),
 #   BENCH_POOL_SIZE (twice the cores: the database shares them; see the README),
 #   PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), BENCH_SKIP_BUILD=1,
@@ -35,7 +37,7 @@ for arg in "$@"; do
     case "$arg" in
         --drop) DROP=1 ;;
         --reuse) REUSE=1 ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *[!0-9]*|'') echo "unknown argument: $arg" >&2; exit 2 ;;
         *) ORDERS="$arg" ;;
     esac
@@ -111,23 +113,36 @@ if [[ -n "${BENCH_KEEP_SQL:-}" ]]; then
 fi
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-declare -A RPS P50 P99 TPS NON2XX
-for shape in "${SHAPES[@]}"; do
+# Rounds: each shape's wrk run is followed at once by its pgbench run, and the ratio is
+# taken per round, so a machine that speeds up or slows down between runs (a shared VM
+# does) moves both sides of a ratio together. Medians are reported.
+declare -A RPS P50 P99 TPS NON2XX RATIOS RPS_ALL TPS_ALL P50_ALL P99_ALL
+for round in $(seq 1 "$ROUNDS"); do
+  for shape in "${SHAPES[@]}"; do
     url="$BASE${URL[$shape]}"
     code="$(curl -sS -o "$TMP/$shape.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url")"
     if [[ "$code" != 200 ]]; then
         echo "$shape: HTTP $code from $url" >&2; cat "$TMP/$shape.json" >&2; exit 1
     fi
-    log "$shape: wrk -t$THREADS -c$CONNS -d${DURATION}s  ${URL[$shape]}"
+    log "round $round/$ROUNDS $shape: wrk -t$THREADS -c$CONNS -d${DURATION}s  ${URL[$shape]}"
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
         -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
     bench_wrk_parse "$TMP/$shape.wrk" "$shape"
-    log "$shape: pgbench -n -M prepared -c$CONNS -j$THREADS -T$DURATION"
+    log "round $round/$ROUNDS $shape: pgbench -n -M prepared -c$CONNS -j$THREADS -T$DURATION"
     pgbench -n -M prepared -c"$CONNS" -j"$THREADS" -T"$DURATION" -f "$TMP/$shape.sql" \
         -D org="$ORG_ID" -D mode=test -D cur=EUR -D rtype=refunds -D ids="{$REFUND_ID}" "$DB" \
         >"$TMP/$shape.pgb" 2>"$TMP/$shape.pgb.err" \
         || { cat "$TMP/$shape.pgb" "$TMP/$shape.pgb.err" >&2; exit 1; }
-    TPS[$shape]="$(awk '/^tps = / { printf "%.0f", $3 }' "$TMP/$shape.pgb")"
+    tps="$(awk '/^tps = / { printf "%.0f", $3 }' "$TMP/$shape.pgb")"
+    RATIOS[$shape]+="$(awk -v a="${RPS[$shape]}" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print 0 }') "
+    RPS_ALL[$shape]+="${RPS[$shape]} "
+    TPS_ALL[$shape]+="$tps "
+    P50_ALL[$shape]+="$(to_ms "${P50[$shape]}") "
+    P99_ALL[$shape]+="$(to_ms "${P99[$shape]}") "
+    if [[ -n "${NON2XX[$shape]}" ]]; then
+        echo "  warning: $shape had ${NON2XX[$shape]} non-2xx responses in round $round" >&2
+    fi
+  done
 done
 
 # 5. Server memory after the runs.
@@ -144,15 +159,15 @@ echo "machine: $(nproc) cores, $MEM RAM; PostgreSQL $PGVER (same host); loadavg 
 client: wrk -t$THREADS -c$CONNS -d${DURATION}s; pgbench -c$CONNS -j$THREADS -T$DURATION -M prepared"
 echo "server: rev $REV, workers=$WORKERS pool=$POOL log=warn; data: $REFUNDS refunds / $ORDERS_N orders (org $ORG_SLUG, mode test); refunds table+indexes $TABLE_SIZE, database $DB_SIZE; seed time $SEED_SECS"
 echo
-printf '%-12s | %8s | %9s | %9s | %11s | %5s\n' shape req/s p50 p99 "pgbench tps" ratio
-printf '%s\n' "-------------|----------|-----------|-----------|-------------|------"
+printf '%-12s | %8s | %9s | %9s | %11s | %5s | %s\n' shape req/s p50 p99 "pgbench tps" ratio "ratios per round"
+printf '%s\n' "-------------|----------|-----------|-----------|-------------|-------|-----------------"
 for shape in "${SHAPES[@]}"; do
-    ratio="$(awk -v a="${RPS[$shape]}" -v b="${TPS[$shape]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
-    printf '%-12s | %8s | %9s | %9s | %11s | %5s\n' "$shape" "${RPS[$shape]}" "${P50[$shape]}" "${P99[$shape]}" "${TPS[$shape]}" "$ratio"
-    if [[ -n "${NON2XX[$shape]}" ]]; then
-        echo "  warning: $shape had ${NON2XX[$shape]} non-2xx responses"
-    fi
+    printf '%-12s | %8s | %7.2fms | %7.2fms | %11s | %5.2f | %s\n' "$shape" \
+        "$(median ${RPS_ALL[$shape]})" "$(median ${P50_ALL[$shape]})" "$(median ${P99_ALL[$shape]})" \
+        "$(median ${TPS_ALL[$shape]})" "$(median ${RATIOS[$shape]})" "${RATIOS[$shape]% }"
 done
+echo "(medians of $ROUNDS rounds; ratio: the median of each round's req/s over the pgbench tps"
+echo " measured right after it)"
 echo "(page[size]=25; page50 = OFFSET 1225, default sort -created_at; pgbench transaction ="
 echo " $COUNT_NOTE; retrieve: one SELECT by id)"
 echo
