@@ -1,5 +1,6 @@
 //! Database access: one connection type over PostgreSQL and SQLite, its pool and migrations.
 
+pub mod columns;
 pub mod counts;
 pub mod json;
 mod pool;

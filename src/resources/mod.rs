@@ -213,6 +213,13 @@ macro_rules! list_impl {
                 Some(page) => query = query.limit(i64::from(page.size)),
                 None => {}
             }
+            // Every column, as one piece of SQL made once (see `db::columns`).
+            static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let columns = || {
+                $crate::db::columns::AllColumns::<$table::table>::new(
+                    COLUMNS.get_or_init(|| $crate::db::columns::column_list($table::all_columns)),
+                )
+            };
             // A whole collection's maintained count comes with its page, in the same
             // statement (one round trip less); an empty page has to ask for it on its own.
             let (rows, count) = if q.count && $crate::resources::is_whole(q) {
@@ -222,12 +229,12 @@ macro_rules! list_impl {
                     stringify!($table),
                 );
                 let rows = query
-                    .select(($table::all_columns, total))
+                    .select((columns(), total))
                     .load::<($row, Option<i64>)>(conn)?;
                 let count = rows.first().and_then(|(_, n)| *n);
                 (rows.into_iter().map(|(row, _)| row).collect(), count)
             } else {
-                (query.load::<$row>(conn)?, None)
+                (query.select(columns()).load::<$row>(conn)?, None)
             };
             let count = match count {
                 _ if !q.count => None,
