@@ -1,18 +1,49 @@
 //! Money presentation: integer minor units rendered through ISO 4217 data.
 
-use rusty_money::{iso, LocalFormat, Money};
+use std::sync::OnceLock;
+
+use rusty_money::{iso, LocalFormat, Locale, Money};
 use serde_json::{json, Value};
 
 use crate::jsonapi::document::Attributes;
 
 /// The ISO 4217 currency for a code, if it is one.
 pub fn currency(code: &str) -> Option<&'static iso::Currency> {
-    iso::find(code)
+    // rusty-money's `find` is a `match` over some 180 strings, compared one by one, and
+    // every amount of a page asks it: codes of three capital letters are looked up in a
+    // table filled from `find` itself, once.
+    static TABLE: OnceLock<Vec<Option<&'static iso::Currency>>> = OnceLock::new();
+    let index = |code: &[u8]| {
+        code.iter().try_fold(0usize, |n, &b| {
+            b.is_ascii_uppercase()
+                .then(|| n * 26 + usize::from(b - b'A'))
+        })
+    };
+    match code.as_bytes() {
+        bytes @ [_, _, _] => {
+            let Some(i) = index(bytes) else {
+                return iso::find(code);
+            };
+            let table = TABLE.get_or_init(|| {
+                let letters = || (b'A'..=b'Z').map(char::from);
+                letters()
+                    .flat_map(|a| letters().flat_map(move |b| letters().map(move |c| [a, b, c])))
+                    .map(|[a, b, c]| iso::find(&format!("{a}{b}{c}")))
+                    .collect()
+            });
+            table[i]
+        }
+        _ => iso::find(code),
+    }
 }
 
 /// `amount_cents` in major units, for display only (never stored or summed).
 pub fn to_float(cents: i64, code: &str) -> Value {
-    match currency(code) {
+    float_in(cents, currency(code))
+}
+
+fn float_in(cents: i64, currency: Option<&iso::Currency>) -> Value {
+    match currency {
         Some(c) => json!(cents as f64 / 10f64.powi(c.exponent as i32)),
         None => json!(cents as f64),
     }
@@ -35,30 +66,57 @@ fn format_in(cents: i64, c: &iso::Currency) -> String {
     };
     let local = LocalFormat::from_locale(c.locale);
     let abs = cents.unsigned_abs();
-    let mut digits = itoa::Buffer::new().format(abs / scale).to_owned();
+    let mut digits = String::with_capacity(40);
+    digits.push_str(itoa::Buffer::new().format(abs / scale));
     // rusty-money's grouping: one separator per pattern entry, counted from the right.
     let mut position = 0;
-    for group in local.digit_separator_pattern.split(", ") {
-        position += group.parse::<usize>().unwrap_or(usize::MAX / 2);
+    for &group in separator_pattern(c.locale) {
+        position += group;
         if digits.len() > position {
             digits.insert(digits.len() - position, local.digit_separator);
             position += 1;
         }
     }
-    if c.exponent > 0 {
-        digits.push(local.exponent_separator);
-        let minor = itoa::Buffer::new().format(abs % scale).to_owned();
-        for _ in minor.len()..c.exponent as usize {
-            digits.push('0');
-        }
-        digits.push_str(&minor);
+    let mut out = String::with_capacity(digits.len() + c.symbol.len() + 8);
+    if cents < 0 {
+        out.push('-');
     }
-    let sign = if cents < 0 { "-" } else { "" };
     if c.symbol_first {
-        format!("{sign}{}{digits}", c.symbol)
-    } else {
-        format!("{sign}{digits}{}", c.symbol)
+        out.push_str(c.symbol);
     }
+    out.push_str(&digits);
+    if c.exponent > 0 {
+        out.push(local.exponent_separator);
+        let mut buf = itoa::Buffer::new();
+        let minor = buf.format(abs % scale);
+        for _ in minor.len()..c.exponent as usize {
+            out.push('0');
+        }
+        out.push_str(minor);
+    }
+    if !c.symbol_first {
+        out.push_str(c.symbol);
+    }
+    out
+}
+
+/// The locale's digit grouping (`LocalFormat::digit_separator_pattern`), parsed once.
+fn separator_pattern(locale: Locale) -> &'static [usize] {
+    const ALL: [Locale; 4] = [Locale::EnUs, Locale::EnIn, Locale::EnEu, Locale::EnBy];
+    static PATTERNS: OnceLock<Vec<Vec<usize>>> = OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        ALL.iter()
+            .map(|&l| LocalFormat::from_locale(l).digit_separator_pattern())
+            .collect()
+    });
+    // Exhaustive: a locale added to rusty-money fails the build here, not the output.
+    let i = match locale {
+        Locale::EnUs => 0,
+        Locale::EnIn => 1,
+        Locale::EnEu => 2,
+        Locale::EnBy => 3,
+    };
+    &patterns[i]
 }
 
 /// `["<prefix>_cents", "<prefix>_float", "formatted_<prefix>"]`: the attribute names of
@@ -77,9 +135,14 @@ pub(crate) use names;
 /// Inserts an amount under its three attribute names (see [`names!`]).
 pub fn insert(attrs: &mut Attributes, names: [&'static str; 3], cents: i64, code: &str) {
     let [in_cents, as_float, formatted] = names;
-    attrs.insert(in_cents, json!(cents));
-    attrs.insert(as_float, to_float(cents, code));
-    attrs.insert(formatted, Value::String(format(cents, code)));
+    let c = currency(code);
+    attrs.push(in_cents, json!(cents));
+    attrs.push(as_float, float_in(cents, c));
+    let text = match c {
+        Some(c) => format_in(cents, c),
+        None => format!("{cents} {code}"),
+    };
+    attrs.push(formatted, Value::String(text));
 }
 
 #[cfg(test)]
@@ -131,6 +194,28 @@ mod tests {
             }
         }
         assert!(seen > 150, "only {seen} currencies found");
+    }
+
+    #[test]
+    fn the_code_table_agrees_with_rusty_money() {
+        let letters = || (b'A'..=b'Z').map(char::from);
+        for code in letters()
+            .flat_map(|a| letters().flat_map(move |b| letters().map(move |c| format!("{a}{b}{c}"))))
+        {
+            assert_eq!(
+                currency(&code).map(|c| c.iso_alpha_code),
+                iso::find(&code).map(|c| c.iso_alpha_code),
+                "{code}"
+            );
+        }
+        for odd in ["", "eur", "EURO", "EU", "E\u{e9}R", "€", "EUR\0", "1EU"] {
+            assert_eq!(
+                currency(odd).map(|c| c.iso_alpha_code),
+                iso::find(odd).map(|c| c.iso_alpha_code),
+                "{odd:?}"
+            );
+        }
+        assert_eq!(currency("JPY").map(|c| c.exponent), Some(0));
     }
 
     #[test]

@@ -62,6 +62,13 @@ impl Attributes {
         Self(Vec::with_capacity(n))
     }
 
+    /// Adds attribute `name`, which a view sets once: no search for an earlier value (a
+    /// page's views set some 500 attributes).
+    pub fn push(&mut self, name: &'static str, value: Value) {
+        debug_assert!(self.get(name).is_none(), "attribute {name} set twice");
+        self.0.push((name, value));
+    }
+
     /// Sets attribute `name` (replacing an earlier value).
     pub fn insert(&mut self, name: &'static str, value: Value) {
         match self.0.iter_mut().find(|(n, _)| *n == name) {

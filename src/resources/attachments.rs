@@ -66,14 +66,14 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::with_capacity(DEF.attributes.len());
-    a.insert("name", Value::from(r.name));
-    a.insert("description", Value::from(r.description));
-    a.insert("url", Value::from(r.url));
-    a.insert("reference", Value::from(r.reference));
-    a.insert("reference_origin", Value::from(r.reference_origin));
-    a.insert("metadata", metadata(&r.metadata));
-    a.insert("created_at", time(&r.created_at));
-    a.insert("updated_at", time(&r.updated_at));
+    a.push("name", Value::from(r.name));
+    a.push("description", Value::from(r.description));
+    a.push("url", Value::from(r.url));
+    a.push("reference", Value::from(r.reference));
+    a.push("reference_origin", Value::from(r.reference_origin));
+    a.push("metadata", metadata(&r.metadata));
+    a.push("created_at", time(&r.created_at));
+    a.push("updated_at", time(&r.updated_at));
     let (to_one, to_one_types) =
         match super::events::known_type(ATTACHABLE_TYPES, &r.attachable_type) {
             Some(t) => (

@@ -59,9 +59,9 @@ pub fn known_type(types: &'static [&'static str], stored: &str) -> Option<&'stat
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::with_capacity(DEF.attributes.len());
-    a.insert("name", Value::from(r.name));
-    a.insert("payload", metadata(&r.payload));
-    a.insert("created_at", time(&r.created_at));
+    a.push("name", Value::from(r.name));
+    a.push("payload", metadata(&r.payload));
+    a.push("created_at", time(&r.created_at));
     let (to_one, to_one_types) = match known_type(RESOURCE_TYPES, &r.resource_type) {
         Some(t) => (
             vec![("resource", Some(r.resource_id))],

@@ -68,11 +68,11 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::with_capacity(DEF.attributes.len());
-    a.insert("number", Value::from(r.number));
-    a.insert("currency_code", Value::from(r.currency_code.as_str()));
-    a.insert("customer_email", Value::from(r.customer_email));
-    a.insert("customer_id", Value::from(r.customer_id));
-    a.insert("market_id", Value::from(r.market_id));
+    a.push("number", Value::from(r.number));
+    a.push("currency_code", Value::from(r.currency_code.as_str()));
+    a.push("customer_email", Value::from(r.customer_email));
+    a.push("customer_id", Value::from(r.customer_id));
+    a.push("market_id", Value::from(r.market_id));
     crate::money::insert(
         &mut a,
         crate::money::names!("total_amount"),
@@ -85,12 +85,12 @@ pub fn view(r: Row) -> Record {
         r.shipping_amount_cents,
         &r.currency_code,
     );
-    a.insert("payment_status", Value::from(r.payment_status));
-    a.insert("created_at", time(&r.created_at));
-    a.insert("updated_at", time(&r.updated_at));
-    a.insert("reference", Value::from(r.reference));
-    a.insert("reference_origin", Value::from(r.reference_origin));
-    a.insert("metadata", metadata(&r.metadata));
+    a.push("payment_status", Value::from(r.payment_status));
+    a.push("created_at", time(&r.created_at));
+    a.push("updated_at", time(&r.updated_at));
+    a.push("reference", Value::from(r.reference));
+    a.push("reference_origin", Value::from(r.reference_origin));
+    a.push("metadata", metadata(&r.metadata));
     Record {
         def: &DEF,
         id: r.id,

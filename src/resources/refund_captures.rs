@@ -51,15 +51,15 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::with_capacity(DEF.attributes.len());
-    a.insert("currency_code", Value::from(r.currency_code.as_str()));
+    a.push("currency_code", Value::from(r.currency_code.as_str()));
     crate::money::insert(
         &mut a,
         crate::money::names!("amount"),
         r.amount_cents,
         &r.currency_code,
     );
-    a.insert("created_at", time(&r.created_at));
-    a.insert("updated_at", time(&r.updated_at));
+    a.push("created_at", time(&r.created_at));
+    a.push("updated_at", time(&r.updated_at));
     Record {
         def: &DEF,
         id: r.id,

@@ -68,8 +68,8 @@ pub fn view(order: Record, amounts: Amounts) -> Record {
         .unwrap_or_default()
         .to_owned();
     let mut a = Attributes::with_capacity(DEF.attributes.len());
-    a.insert("order_number", json!(number));
-    a.insert("currency_code", json!(currency));
+    a.push("order_number", json!(number));
+    a.push("currency_code", json!(currency));
     let money = [
         (crate::money::names!("captured_amount"), amounts.captured),
         (crate::money::names!("refunded_amount"), amounts.refunded),

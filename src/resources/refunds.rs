@@ -88,30 +88,30 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::with_capacity(DEF.attributes.len());
-    a.insert("number", Value::from(r.number));
-    a.insert("key", Value::from(r.key));
-    a.insert("currency_code", Value::from(r.currency_code.as_str()));
+    a.push("number", Value::from(r.number));
+    a.push("key", Value::from(r.key));
+    a.push("currency_code", Value::from(r.currency_code.as_str()));
     crate::money::insert(
         &mut a,
         crate::money::names!("amount"),
         r.amount_cents,
         &r.currency_code,
     );
-    a.insert("succeeded", Value::from(r.succeeded));
-    a.insert("message", Value::from(r.message));
-    a.insert("error_code", Value::from(r.error_code));
-    a.insert("error_detail", Value::from(r.error_detail));
-    a.insert("token", Value::from(r.token));
-    a.insert(
+    a.push("succeeded", Value::from(r.succeeded));
+    a.push("message", Value::from(r.message));
+    a.push("error_code", Value::from(r.error_code));
+    a.push("error_detail", Value::from(r.error_detail));
+    a.push("token", Value::from(r.token));
+    a.push(
         "gateway_transaction_id",
         Value::from(r.gateway_transaction_id),
     );
-    a.insert("payment_method_type", Value::from(r.payment_method_type));
-    a.insert("created_at", time(&r.created_at));
-    a.insert("updated_at", time(&r.updated_at));
-    a.insert("reference", Value::from(r.reference));
-    a.insert("reference_origin", Value::from(r.reference_origin));
-    a.insert("metadata", metadata(&r.metadata));
+    a.push("payment_method_type", Value::from(r.payment_method_type));
+    a.push("created_at", time(&r.created_at));
+    a.push("updated_at", time(&r.updated_at));
+    a.push("reference", Value::from(r.reference));
+    a.push("reference_origin", Value::from(r.reference_origin));
+    a.push("metadata", metadata(&r.metadata));
     Record {
         def: &DEF,
         id: r.id,

@@ -49,13 +49,13 @@ pub struct Row {
 
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::with_capacity(DEF.attributes.len());
-    a.insert("resource_type", Value::from(r.resource_type));
-    a.insert("resource_id", Value::from(r.resource_id));
-    a.insert("event", Value::from(r.event));
-    a.insert("changes", metadata(&r.changes));
-    a.insert("snapshot", metadata(&r.snapshot));
-    a.insert("who", metadata(&r.who));
-    a.insert("created_at", time(&r.created_at));
+    a.push("resource_type", Value::from(r.resource_type));
+    a.push("resource_id", Value::from(r.resource_id));
+    a.push("event", Value::from(r.event));
+    a.push("changes", metadata(&r.changes));
+    a.push("snapshot", metadata(&r.snapshot));
+    a.push("who", metadata(&r.who));
+    a.push("created_at", time(&r.created_at));
     Record {
         def: &DEF,
         id: r.id,
