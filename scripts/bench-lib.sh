@@ -4,6 +4,8 @@
 # bench_build           cargo build --release (unless BENCH_SKIP_BUILD=1); BENCH_REV: see below
 # bench_database        create and seed $DB (or keep it with REUSE=1); sets SEED_SECS, REFUNDS, ORDERS_N
 # bench_server          start the release server on 127.0.0.1:$PORT; sets SERVER_PID, RSS_IDLE, TOKEN
+#                       (no rate limits; statement timeout BENCH_REQUEST_TIMEOUT_MS, default 60 s:
+#                       a 1M-row filtered count behind a checkpoint once took over the 15 s default)
 # bench_wrk_parse F S   read wrk output file F into RPS[S] P50[S] P99[S] NON2XX[S]
 # bench_facts           sets MEM, PGVER, REV
 # bench_stop_server     stop the server (cleanup does it too)
@@ -108,7 +110,9 @@ bench_database() {
 bench_server() {
     log "starting server on $BASE (workers $WORKERS, pool $POOL)"
     REFUNDS_BIND="127.0.0.1:${PORT}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
-        REFUNDS_LOG_LEVEL=warn REFUNDS_RATE_LIMIT_ENABLED=false "$BIN" serve >"$TMP/server.log" 2>&1 &
+        REFUNDS_LOG_LEVEL=warn REFUNDS_RATE_LIMIT_ENABLED=false \
+        REFUNDS_REQUEST_TIMEOUT_MS="${BENCH_REQUEST_TIMEOUT_MS:-60000}" \
+        "$BIN" serve >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!
     local _
     for _ in $(seq 1 100); do

@@ -260,12 +260,17 @@ impl From<diesel::result::Error> for ApiError {
                 info,
             ) => Self::unavailable(info.message()),
             Error::BrokenTransactionManager => Self::unavailable("broken transaction manager"),
-            // A statement over PostgreSQL's statement_timeout, or SQLite's busy timeout.
+            // A statement over PostgreSQL's statement_timeout, or SQLite's busy timeout:
+            // the database is there but busy, which a client should be told apart.
             Error::DatabaseError(_, info)
                 if info.message().contains("statement timeout")
                     || info.message().contains("database is locked") =>
             {
-                Self::unavailable(info.message())
+                tracing::warn!(error = %info.message(), "database statement timed out");
+                Self::new(
+                    Code::ServiceUnavailable,
+                    "The database did not answer within the request timeout; retry later",
+                )
             }
             other => Self::internal("database error", other),
         }

@@ -418,6 +418,11 @@ async fn requests_time_out_with_503() {
     let (status, doc) = app.post("/api/refunds", &token("acme"), &body).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{doc}");
     assert_eq!(doc["errors"][0]["code"], "SERVICE_UNAVAILABLE");
+    assert_eq!(
+        doc["errors"][0]["detail"],
+        "The database did not answer within the request timeout; retry later",
+        "a timeout is not reported as an unreachable database"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "answered at the timeout, not after the lock"
