@@ -21,8 +21,8 @@
 #   --drop   drop the database at the end (default: keep it)
 #   --reuse  keep an existing, already seeded database refunds_bench_<ORDERS>
 # Environment: BENCH_DURATION (wrk/pgbench seconds, default 10), BENCH_ROUNDS (3),
-#   BENCH_THREADS (2),
-#   BENCH_CONNECTIONS (32), BENCH_PORT (18080), BENCH_WORKERS (2),
+#   BENCH_THREADS (2), BENCH_CONNECTIONS (32), BENCH_PORT (18080), BENCH_WORKERS (2),
+#   BENCH_REQUEST_TIMEOUT_MS (the server's statement timeout, 60000),
 #   BENCH_POOL_SIZE (twice the cores: the database shares them; see the README),
 #   PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), BENCH_SKIP_BUILD=1,
 #   BENCH_KEEP_SQL=<dir> (copy the generated pgbench scripts there).

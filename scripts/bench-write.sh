@@ -20,7 +20,8 @@
 #   --drop   drop the database at the end (default: keep it)
 #   --reuse  keep an existing, already seeded refunds_wbench_<ORDERS> (earlier runs' refunds stay)
 # Environment: as bench-read.sh (BENCH_DURATION 10, BENCH_THREADS 2, BENCH_CONNECTIONS 32,
-#   BENCH_PORT 18080, BENCH_WORKERS 2, BENCH_POOL_SIZE 32, PGHOST/PGPORT/PGUSER,
+#   BENCH_PORT 18080, BENCH_WORKERS 2, BENCH_POOL_SIZE 32, BENCH_REQUEST_TIMEOUT_MS 60000,
+#   PGHOST/PGPORT/PGUSER,
 #   BENCH_SKIP_BUILD=1, BENCH_REV=<commit> to build that commit outside the working tree,
 #   see bench-lib.sh), plus BENCH_AMOUNT (cents per refund, 1; must not end in 13, which
 #   the test gateway declines), BENCH_FRESH_CAPTURES (10000), BENCH_PGBENCH_SCALE (10),
@@ -35,7 +36,7 @@ for arg in "$@"; do
     case "$arg" in
         --drop) DROP=1 ;;
         --reuse) REUSE=1 ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *[!0-9]*|'') echo "unknown argument: $arg" >&2; exit 2 ;;
         *) ORDERS="$arg" ;;
     esac
