@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench-instructions.sh: the server's user-space instructions per request, counted by
+# callgrind, for the read shapes of bench-read.sh.
+#
+# Wall-clock figures on a shared machine move by a fifth from one minute to the next;
+# an instruction count does not, so it is what a change to the hot path is judged by.
+# The count covers the server process only (not PostgreSQL, not the kernel's TCP work).
+# For each shape: start the release server under valgrind --tool=callgrind, warm it up,
+# reset the counters, drive it with wrk at low concurrency, dump and divide.
+#
+# Usage: scripts/bench-instructions.sh [--reuse] [ORDERS]
+#   ORDERS   orders to seed (default 70000, about 100k refunds)
+#   --reuse  keep an existing, already seeded database refunds_bench_<ORDERS>
+# Environment: BENCH_DURATION (wrk seconds per shape, default 20), BENCH_PORT (18080),
+#   BENCH_WORKERS (2), BENCH_POOL_SIZE (4), BENCH_SKIP_BUILD=1, BENCH_REV=<commit>
+#   (see bench-lib.sh), PGHOST/PGPORT/PGUSER.
+# Needs: valgrind (callgrind_control), cargo, psql, wrk, curl. Only 127.0.0.1 is targeted.
+set -euo pipefail
+
+REUSE=0
+ORDERS=70000
+for arg in "$@"; do
+    case "$arg" in
+        --reuse) REUSE=1 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        *[!0-9]*|'') echo "unknown argument: $arg" >&2; exit 2 ;;
+        *) ORDERS="$arg" ;;
+    esac
+done
+
+DB="refunds_bench_${ORDERS}"
+export BENCH_DURATION="${BENCH_DURATION:-20}"
+export BENCH_POOL_SIZE="${BENCH_POOL_SIZE:-4}"
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_init valgrind callgrind_control
+bench_build
+bench_database
+
+ORG_ID="$(q "SELECT organization_id FROM refunds WHERE mode = 'test' LIMIT 1")"
+REFUND_ID="$(q "SELECT id FROM refunds WHERE organization_id = '$ORG_ID' AND mode = 'test'
+                ORDER BY id OFFSET (SELECT count(*) / 2 FROM refunds) LIMIT 1")"
+TOKEN="$("$BIN" token --organization "$ORG_SLUG" 2>/dev/null)"
+
+SHAPES=(list-first list-page50 retrieve)
+declare -A URL
+URL[list-first]="/api/refunds?sort=-created_at&page%5Bsize%5D=25"
+URL[list-page50]="/api/refunds?page%5Bnumber%5D=50&page%5Bsize%5D=25"
+URL[retrieve]="/api/refunds/${REFUND_ID}"
+
+declare -A PER_REQUEST REQUESTS
+for shape in "${SHAPES[@]}"; do
+    url="$BASE${URL[$shape]}"
+    log "$shape: server under callgrind"
+    REFUNDS_BIND="127.0.0.1:${PORT}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
+        REFUNDS_LOG_LEVEL=warn REFUNDS_RATE_LIMIT_ENABLED=false \
+        valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$shape.%p" \
+        "$BIN" serve >"$TMP/server.$shape.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 240); do
+        curl -fsS -o /dev/null "$BASE/health" 2>/dev/null && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.$shape.log" >&2; exit 1; }
+        sleep 0.5
+    done
+    for _ in $(seq 1 30); do
+        curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$url"
+    done
+    callgrind_control -z "$SERVER_PID" >/dev/null
+    wrk -t1 -c4 -d"${DURATION}s" -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
+    callgrind_control -d "$SERVER_PID" >/dev/null
+    bench_stop_server
+    REQUESTS[$shape]="$(awk '/requests in/ { print $1 }' "$TMP/$shape.wrk")"
+    # The dump after the reset is part 1 of the profile.
+    total="$(awk '/^summary:/ { print $2 }' "$TMP"/cg."$shape".*.1)"
+    PER_REQUEST[$shape]="$(awk -v t="$total" -v n="${REQUESTS[$shape]}" 'BEGIN { printf "%.0f", t / n }')"
+done
+
+bench_facts
+echo
+echo "server: rev $REV, workers=$WORKERS pool=$POOL; data: $REFUNDS refunds / $ORDERS_N orders"
+echo "load: wrk -t1 -c4 -d${DURATION}s per shape, after 30 warm-up requests"
+echo
+printf '%-12s | %9s | %s\n' shape requests "instructions/request"
+printf '%s\n' "-------------|-----------|---------------------"
+for shape in "${SHAPES[@]}"; do
+    printf '%-12s | %9s | %s\n' "$shape" "${REQUESTS[$shape]}" "${PER_REQUEST[$shape]}"
+done
