@@ -104,7 +104,7 @@ mod tests {
     fn attributes(members: [(&'static str, serde_json::Value); 3]) -> Attributes {
         let mut a = Attributes::default();
         for (k, v) in members {
-            a.insert(k, v);
+            a.push(k, v);
         }
         a
     }

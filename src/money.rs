@@ -13,37 +13,30 @@ pub fn currency(code: &str) -> Option<&'static iso::Currency> {
     // every amount of a page asks it: codes of three capital letters are looked up in a
     // table filled from `find` itself, once.
     static TABLE: OnceLock<Vec<Option<&'static iso::Currency>>> = OnceLock::new();
-    let index = |code: &[u8]| {
-        code.iter().try_fold(0usize, |n, &b| {
+    let index = match code.as_bytes() {
+        bytes @ [_, _, _] => bytes.iter().try_fold(0usize, |n, &b| {
             b.is_ascii_uppercase()
                 .then(|| n * 26 + usize::from(b - b'A'))
-        })
+        }),
+        _ => None,
     };
-    match code.as_bytes() {
-        bytes @ [_, _, _] => {
-            let Some(i) = index(bytes) else {
-                return iso::find(code);
-            };
-            let table = TABLE.get_or_init(|| {
-                let letters = || (b'A'..=b'Z').map(char::from);
-                letters()
-                    .flat_map(|a| letters().flat_map(move |b| letters().map(move |c| [a, b, c])))
-                    .map(|[a, b, c]| iso::find(&format!("{a}{b}{c}")))
-                    .collect()
-            });
-            table[i]
-        }
-        _ => iso::find(code),
+    match index {
+        Some(i) => TABLE.get_or_init(|| three_letter_codes().map(|c| iso::find(&c)).collect())[i],
+        None => iso::find(code),
     }
+}
+
+/// `AAA` to `ZZZ`, in the order of [`currency`]'s table.
+fn three_letter_codes() -> impl Iterator<Item = String> {
+    let letters = || (b'A'..=b'Z').map(char::from);
+    letters().flat_map(move |a| {
+        letters().flat_map(move |b| letters().map(move |c| format!("{a}{b}{c}")))
+    })
 }
 
 /// `amount_cents` in major units, for display only (never stored or summed).
 pub fn to_float(cents: i64, code: &str) -> Value {
-    float_in(cents, currency(code))
-}
-
-fn float_in(cents: i64, currency: Option<&iso::Currency>) -> Value {
-    match currency {
+    match currency(code) {
         Some(c) => json!(cents as f64 / 10f64.powi(c.exponent as i32)),
         None => json!(cents as f64),
     }
@@ -135,14 +128,9 @@ pub(crate) use names;
 /// Inserts an amount under its three attribute names (see [`names!`]).
 pub fn insert(attrs: &mut Attributes, names: [&'static str; 3], cents: i64, code: &str) {
     let [in_cents, as_float, formatted] = names;
-    let c = currency(code);
     attrs.push(in_cents, json!(cents));
-    attrs.push(as_float, float_in(cents, c));
-    let text = match c {
-        Some(c) => format_in(cents, c),
-        None => format!("{cents} {code}"),
-    };
-    attrs.push(formatted, Value::String(text));
+    attrs.push(as_float, to_float(cents, code));
+    attrs.push(formatted, Value::String(format(cents, code)));
 }
 
 #[cfg(test)]
@@ -178,11 +166,8 @@ mod tests {
             i64::MIN,
             i64::MIN + 1,
         ];
-        let letters = || (b'A'..=b'Z').map(char::from);
         let mut seen = 0;
-        for code in letters()
-            .flat_map(|a| letters().flat_map(move |b| letters().map(move |c| format!("{a}{b}{c}"))))
-        {
+        for code in three_letter_codes() {
             let Some(c) = currency(&code) else { continue };
             seen += 1;
             for cents in amounts.into_iter().flat_map(|a| [a, a.saturating_neg()]) {
@@ -198,17 +183,17 @@ mod tests {
 
     #[test]
     fn the_code_table_agrees_with_rusty_money() {
-        let letters = || (b'A'..=b'Z').map(char::from);
-        for code in letters()
-            .flat_map(|a| letters().flat_map(move |b| letters().map(move |c| format!("{a}{b}{c}"))))
-        {
+        for code in three_letter_codes() {
             assert_eq!(
                 currency(&code).map(|c| c.iso_alpha_code),
                 iso::find(&code).map(|c| c.iso_alpha_code),
                 "{code}"
             );
         }
-        for odd in ["", "eur", "EURO", "EU", "E\u{e9}R", "€", "EUR\0", "1EU"] {
+        let long = "E".repeat(40);
+        for odd in [
+            "", "eur", "EURO", "EU", "E\u{e9}R", "€", "EUR\0", "1EU", &long,
+        ] {
             assert_eq!(
                 currency(odd).map(|c| c.iso_alpha_code),
                 iso::find(odd).map(|c| c.iso_alpha_code),

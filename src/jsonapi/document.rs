@@ -69,14 +69,6 @@ impl Attributes {
         self.0.push((name, value));
     }
 
-    /// Sets attribute `name` (replacing an earlier value).
-    pub fn insert(&mut self, name: &'static str, value: Value) {
-        match self.0.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, v)) => *v = value,
-            None => self.0.push((name, value)),
-        }
-    }
-
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
@@ -199,13 +191,6 @@ impl Renderer<'_> {
             url: Vec::with_capacity(128),
         }
     }
-
-    /// Whether member `name` of `type_name` is in the sparse fieldset (all are without one).
-    fn shown(&self, type_name: &str, name: &str) -> bool {
-        self.fields
-            .get(type_name)
-            .is_none_or(|set| set.contains(name))
-    }
 }
 
 /// One document being written.
@@ -251,8 +236,9 @@ impl Writer<'_> {
     fn object(&mut self, linked: &Linked) {
         let rec = &linked.record;
         let def = rec.def;
-        let renderer = self.renderer;
-        let shown = |name: &str| renderer.shown(def.type_name, name);
+        // The type's sparse fieldset, looked up once for all of its members.
+        let fieldset = self.renderer.fields.get(def.type_name);
+        let shown = |name: &str| fieldset.is_none_or(|set| set.contains(name));
         self.url.clear();
         self.url.push(b'"');
         self.url.extend_from_slice(&self.base);

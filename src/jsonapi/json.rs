@@ -79,7 +79,7 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends `"key":`.
-pub fn key(out: &mut Vec<u8>, k: &str) {
+fn key(out: &mut Vec<u8>, k: &str) {
     string(out, k);
     out.push(b':');
 }
