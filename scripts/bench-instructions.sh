@@ -8,59 +8,34 @@
 # For each shape: start the release server under valgrind --tool=callgrind, warm it up,
 # reset the counters, drive it with wrk at low concurrency, dump and divide.
 #
-# Usage: scripts/bench-instructions.sh [--reuse] [ORDERS]
+# Usage: scripts/bench-instructions.sh [--drop] [--reuse] [ORDERS]
 #   ORDERS   orders to seed (default 70000, about 100k refunds)
+#   --drop   drop the database at the end (default: keep it)
 #   --reuse  keep an existing, already seeded database refunds_bench_<ORDERS>
 # Environment: BENCH_DURATION (wrk seconds per shape, default 20), BENCH_PORT (18080),
-#   BENCH_WORKERS (2), BENCH_POOL_SIZE (4), BENCH_SKIP_BUILD=1, BENCH_REV=<commit>
+#   BENCH_WORKERS (2), BENCH_POOL_SIZE (4), BENCH_REQUEST_TIMEOUT_MS (60000),
+#   BENCH_SKIP_BUILD=1, BENCH_REV=<commit>
 #   (see bench-lib.sh), PGHOST/PGPORT/PGUSER.
 # Needs: valgrind (callgrind_control), cargo, psql, wrk, curl. Only 127.0.0.1 is targeted.
 set -euo pipefail
 
-REUSE=0
-ORDERS=70000
-for arg in "$@"; do
-    case "$arg" in
-        --reuse) REUSE=1 ;;
-        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-        *[!0-9]*|'') echo "unknown argument: $arg" >&2; exit 2 ;;
-        *) ORDERS="$arg" ;;
-    esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_args "$@"
 
 DB="refunds_bench_${ORDERS}"
 export BENCH_DURATION="${BENCH_DURATION:-20}"
 export BENCH_POOL_SIZE="${BENCH_POOL_SIZE:-4}"
-. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 bench_init valgrind callgrind_control
 bench_build
 bench_database
 
-ORG_ID="$(q "SELECT organization_id FROM refunds WHERE mode = 'test' LIMIT 1")"
-REFUND_ID="$(q "SELECT id FROM refunds WHERE organization_id = '$ORG_ID' AND mode = 'test'
-                ORDER BY id OFFSET (SELECT count(*) / 2 FROM refunds) LIMIT 1")"
-TOKEN="$("$BIN" token --organization "$ORG_SLUG" 2>/dev/null)"
-
+bench_read_targets
 SHAPES=(list-first list-page50 retrieve)
-declare -A URL
-URL[list-first]="/api/refunds?sort=-created_at&page%5Bsize%5D=25"
-URL[list-page50]="/api/refunds?page%5Bnumber%5D=50&page%5Bsize%5D=25"
-URL[retrieve]="/api/refunds/${REFUND_ID}"
 
 declare -A PER_REQUEST REQUESTS
 for shape in "${SHAPES[@]}"; do
     url="$BASE${URL[$shape]}"
-    log "$shape: server under callgrind"
-    REFUNDS_BIND="127.0.0.1:${PORT}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
-        REFUNDS_LOG_LEVEL=warn REFUNDS_RATE_LIMIT_ENABLED=false \
-        valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$shape.%p" \
-        "$BIN" serve >"$TMP/server.$shape.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 240); do
-        curl -fsS -o /dev/null "$BASE/health" 2>/dev/null && break
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.$shape.log" >&2; exit 1; }
-        sleep 0.5
-    done
+    bench_server valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$shape.%p"
     for _ in $(seq 1 30); do
         curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$url"
     done
@@ -84,3 +59,5 @@ printf '%s\n' "-------------|-----------|---------------------"
 for shape in "${SHAPES[@]}"; do
     printf '%-12s | %9s | %s\n' "$shape" "${REQUESTS[$shape]}" "${PER_REQUEST[$shape]}"
 done
+
+bench_finish

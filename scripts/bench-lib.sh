@@ -1,15 +1,37 @@
 # bench-lib.sh: shared parts of bench-read.sh and bench-write.sh. Source it, do not run it.
 #
+# bench_args ARGS...    --drop, --reuse, ORDERS (default 70000), -h/--help (the caller's header);
+#                       sets DROP, REUSE, ORDERS
 # bench_init            settings from the environment, tool check, $TMP, cleanup trap, helpers
 # bench_build           cargo build --release (unless BENCH_SKIP_BUILD=1); BENCH_REV: see below
 # bench_database        create and seed $DB (or keep it with REUSE=1); sets SEED_SECS, REFUNDS, ORDERS_N
-# bench_server          start the release server on 127.0.0.1:$PORT; sets SERVER_PID, RSS_IDLE, TOKEN
+# bench_server [CMD..]  start the release server on 127.0.0.1:$PORT, under CMD when given (e.g.
+#                       valgrind); sets SERVER_PID, RSS_IDLE, TOKEN
 #                       (no rate limits; statement timeout BENCH_REQUEST_TIMEOUT_MS, default 60 s:
 #                       a 1M-row filtered count behind a checkpoint once took over the 15 s default)
 # bench_wrk_parse F S   read wrk output file F into RPS[S] P50[S] P99[S] NON2XX[S]
 # bench_facts           sets MEM, PGVER, REV
+# bench_read_targets    the read shapes' ORG_ID, REFUND_ID and URL[list-first|list-filter|
+#                       list-page50|retrieve]
 # bench_stop_server     stop the server (cleanup does it too)
+# bench_finish          stop the server, then drop $DB when DROP=1, else keep it
 # Callers set ORDERS, DB, REUSE before bench_database.
+
+bench_args() {
+    DROP=0
+    REUSE=0
+    ORDERS=70000
+    local arg
+    for arg in "$@"; do
+        case "$arg" in
+            --drop) DROP=1 ;;
+            --reuse) REUSE=1 ;;
+            -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+            *[!0-9]*|'') echo "unknown argument: $arg" >&2; exit 2 ;;
+            *) ORDERS="$arg" ;;
+        esac
+    done
+}
 
 bench_init() {
     REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +66,16 @@ bench_stop_server() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     SERVER_PID=""
+}
+
+bench_finish() {
+    bench_stop_server
+    if [[ "$DROP" == 1 ]]; then
+        log "dropping database $DB"
+        psql -X -q -d postgres -c "DROP DATABASE $DB"
+    else
+        log "database kept: $DB"
+    fi
 }
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -108,14 +140,15 @@ bench_database() {
 }
 
 bench_server() {
-    log "starting server on $BASE (workers $WORKERS, pool $POOL)"
+    log "starting server on $BASE (workers $WORKERS, pool $POOL)${1:+ under $1}"
     REFUNDS_BIND="127.0.0.1:${PORT}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
         REFUNDS_LOG_LEVEL=warn REFUNDS_RATE_LIMIT_ENABLED=false \
         REFUNDS_REQUEST_TIMEOUT_MS="${BENCH_REQUEST_TIMEOUT_MS:-60000}" \
-        "$BIN" serve >"$TMP/server.log" 2>&1 &
+        "$@" "$BIN" serve >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!
     local _
-    for _ in $(seq 1 100); do
+    # Up to a minute: under valgrind the server takes a while to start.
+    for _ in $(seq 1 300); do
         curl -fsS -o /dev/null "$BASE/health" 2>/dev/null && break
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
         sleep 0.2
@@ -123,6 +156,18 @@ bench_server() {
     curl -fsS -o /dev/null "$BASE/health" || { echo "server did not answer /health" >&2; exit 1; }
     RSS_IDLE="$(awk '/^VmRSS/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
     TOKEN="$("$BIN" token --organization "$ORG_SLUG" 2>/dev/null)"
+}
+
+bench_read_targets() {
+    ORG_ID="$(q "SELECT organization_id FROM refunds WHERE mode = 'test' LIMIT 1")"
+    # A refund from the middle of the table, for the retrieve shape.
+    REFUND_ID="$(q "SELECT id FROM refunds WHERE organization_id = '$ORG_ID' AND mode = 'test'
+                    ORDER BY id OFFSET (SELECT count(*) / 2 FROM refunds) LIMIT 1")"
+    declare -gA URL
+    URL[list-first]="/api/refunds?sort=-created_at&page%5Bsize%5D=25"
+    URL[list-filter]="/api/refunds?filter%5Bq%5D%5Bcurrency_code_eq%5D=EUR&filter%5Bq%5D%5Bamount_cents_gt%5D=5000&sort=amount_cents&page%5Bsize%5D=25"
+    URL[list-page50]="/api/refunds?page%5Bnumber%5D=50&page%5Bsize%5D=25"
+    URL[retrieve]="/api/refunds/${REFUND_ID}"
 }
 
 bench_wrk_parse() {

@@ -30,43 +30,24 @@
 # PGUSER may create databases on. Only 127.0.0.1 is targeted.
 set -euo pipefail
 
-DROP=0
-REUSE=0
-ORDERS=70000
-for arg in "$@"; do
-    case "$arg" in
-        --drop) DROP=1 ;;
-        --reuse) REUSE=1 ;;
-        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-        *[!0-9]*|'') echo "unknown argument: $arg" >&2; exit 2 ;;
-        *) ORDERS="$arg" ;;
-    esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_args "$@"
 
 DB="refunds_bench_${ORDERS}"
 export BENCH_POOL_SIZE="${BENCH_POOL_SIZE:-$((2 * $(nproc)))}"
-. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 bench_init
 
 # 1. Build, database, seed.
 bench_build
 bench_database
 
-ORG_ID="$(q "SELECT organization_id FROM refunds WHERE mode = 'test' LIMIT 1")"
-# A refund from the middle of the table, for the retrieve shape.
-REFUND_ID="$(q "SELECT id FROM refunds WHERE organization_id = '$ORG_ID' AND mode = 'test'
-                ORDER BY id OFFSET (SELECT count(*) / 2 FROM refunds) LIMIT 1")"
+bench_read_targets
 
 # 2. Server and token.
 bench_server
 
 # 3 + 4. Shapes: name, path+query, pgbench script.
 SHAPES=(list-first list-filter list-page50 retrieve)
-declare -A URL
-URL[list-first]="/api/refunds?sort=-created_at&page%5Bsize%5D=25"
-URL[list-filter]="/api/refunds?filter%5Bq%5D%5Bcurrency_code_eq%5D=EUR&filter%5Bq%5D%5Bamount_cents_gt%5D=5000&sort=amount_cents&page%5Bsize%5D=25"
-URL[list-page50]="/api/refunds?page%5Bnumber%5D=50&page%5Bsize%5D=25"
-URL[retrieve]="/api/refunds/${REFUND_ID}"
 
 # pgbench scripts: the statements of one request exactly as the service sends them
 # (checked with log_min_duration_statement=0): diesel's cached named prepared statements
@@ -173,10 +154,4 @@ echo " $COUNT_NOTE; retrieve: one SELECT by id)"
 echo
 echo "server RSS: idle $RSS_IDLE, after runs $RSS_NOW, peak (VmHWM) $RSS_PEAK"
 
-bench_stop_server
-if [[ "$DROP" == 1 ]]; then
-    log "dropping database $DB"
-    psql -X -q -d postgres -c "DROP DATABASE $DB"
-else
-    log "database kept: $DB"
-fi
+bench_finish

@@ -29,22 +29,11 @@
 # Needs: cargo, psql, pgbench, wrk, curl. Only 127.0.0.1 is targeted.
 set -euo pipefail
 
-DROP=0
-REUSE=0
-ORDERS=70000
-for arg in "$@"; do
-    case "$arg" in
-        --drop) DROP=1 ;;
-        --reuse) REUSE=1 ;;
-        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-        *[!0-9]*|'') echo "unknown argument: $arg" >&2; exit 2 ;;
-        *) ORDERS="$arg" ;;
-    esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_args "$@"
 
 DB="refunds_wbench_${ORDERS}"
 PGB_DB="refunds_wbench_pgbench"
-. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 bench_init
 LUA="$REPO/scripts/bench-write.lua"
 AMOUNT="${BENCH_AMOUNT:-1}"
@@ -227,11 +216,5 @@ if [[ "$SERVER_ERRORS" != 0 ]]; then grep -iE 'error|panic' "$TMP/server.log" | 
 if [[ -s "${TMP}/pg.log" ]]; then grep -E 'ERROR|deadlock' "$TMP/pg.log" | cut -c1-200 | head -5; fi
 echo "server RSS: idle $RSS_IDLE, peak (VmHWM) $RSS_PEAK"
 
-bench_stop_server
-if [[ "$DROP" == 1 ]]; then
-    log "dropping database $DB"
-    psql -X -q -d postgres -c "DROP DATABASE $DB"
-else
-    log "database kept: $DB"
-fi
+bench_finish
 [[ "$CONSISTENT" == OK ]]
