@@ -5,8 +5,9 @@
 # Wall-clock figures on a shared machine move by a fifth from one minute to the next;
 # an instruction count does not, so it is what a change to the hot path is judged by.
 # The count covers the server process only (not PostgreSQL, not the kernel's TCP work).
-# For each shape: start the release server under valgrind --tool=callgrind, warm it up,
-# reset the counters, drive it with wrk at low concurrency, dump and divide.
+# For each shape: start the release server under valgrind --tool=callgrind, warm it up
+# (3 s of the same load), reset the counters, drive it with wrk at low concurrency, dump
+# and divide.
 #
 # Usage: scripts/bench-instructions.sh [--drop] [--reuse] [ORDERS]
 #   ORDERS   orders to seed (default 70000, about 100k refunds)
@@ -14,7 +15,8 @@
 #   --reuse  keep an existing, already seeded database refunds_bench_<ORDERS>
 # Environment: BENCH_DURATION (wrk seconds per shape, default 20), BENCH_PORT (18080),
 #   BENCH_WORKERS (2), BENCH_POOL_SIZE (4), BENCH_REQUEST_TIMEOUT_MS (60000),
-#   BENCH_SKIP_BUILD=1, BENCH_REV=<commit>
+#   BENCH_SKIP_BUILD=1, BENCH_REV=<commit>, BENCH_PROFILE_DIR=<dir> (keep the callgrind
+#   profiles there, one per shape, for callgrind_annotate)
 #   (see bench-lib.sh), PGHOST/PGPORT/PGUSER.
 # Needs: valgrind (callgrind_control), cargo, psql, wrk, curl. Only 127.0.0.1 is targeted.
 set -euo pipefail
@@ -36,9 +38,10 @@ declare -A PER_REQUEST REQUESTS
 for shape in "${SHAPES[@]}"; do
     url="$BASE${URL[$shape]}"
     bench_server valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$shape.%p"
-    for _ in $(seq 1 30); do
-        curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$url"
-    done
+    # Warm up at the measured concurrency, so that every pooled connection is open
+    # before the reset: a connection's TLS handshake would otherwise count as requests.
+    curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$url"
+    wrk -t1 -c4 -d3s -H "Authorization: Bearer $TOKEN" "$url" >/dev/null
     callgrind_control -z "$SERVER_PID" >/dev/null
     wrk -t1 -c4 -d"${DURATION}s" -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
     callgrind_control -d "$SERVER_PID" >/dev/null
@@ -47,12 +50,16 @@ for shape in "${SHAPES[@]}"; do
     # The dump after the reset is part 1 of the profile.
     total="$(awk '/^summary:/ { print $2 }' "$TMP"/cg."$shape".*.1)"
     PER_REQUEST[$shape]="$(awk -v t="$total" -v n="${REQUESTS[$shape]}" 'BEGIN { printf "%.0f", t / n }')"
+    if [[ -n "${BENCH_PROFILE_DIR:-}" ]]; then
+        mkdir -p "$BENCH_PROFILE_DIR"
+        cp "$TMP"/cg."$shape".*.1 "$BENCH_PROFILE_DIR/callgrind.$shape"
+    fi
 done
 
 bench_facts
 echo
 echo "server: rev $REV, workers=$WORKERS pool=$POOL; data: $REFUNDS refunds / $ORDERS_N orders"
-echo "load: wrk -t1 -c4 -d${DURATION}s per shape, after 30 warm-up requests"
+echo "load: wrk -t1 -c4 -d${DURATION}s per shape, after a 3 s warm-up"
 echo
 printf '%-12s | %9s | %s\n' shape requests "instructions/request"
 printf '%s\n' "-------------|-----------|---------------------"

@@ -1,9 +1,11 @@
 //! Response documents: resource objects, linkage, compound documents and pagination links.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 use serde::ser::Serializer;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::json;
@@ -54,7 +56,44 @@ impl Record {
 /// description's own `&'static str`s: a page of records would otherwise allocate a `String`
 /// per attribute per row.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Attributes(Vec<(&'static str, Value)>);
+pub struct Attributes(Vec<(&'static str, AttrValue)>);
+
+/// One attribute's value.
+#[derive(Debug, Clone)]
+pub enum AttrValue {
+    Value(Value),
+    /// Stored JSON text (metadata, journal entries), checked to be valid JSON and written
+    /// out as it is: every write stores serde_json's own compact text, so the bytes are
+    /// the ones a parsed tree would give, without the tree. Parsed only when asked for
+    /// as a value.
+    Json(Box<RawValue>, OnceLock<Value>),
+}
+
+impl AttrValue {
+    /// Stored JSON text; text that is not JSON (which writes prevent) reads as `{}`.
+    pub fn json(text: String) -> Self {
+        match RawValue::from_string(text) {
+            Ok(raw) => AttrValue::Json(raw, OnceLock::new()),
+            Err(_) => AttrValue::Value(Value::Object(Map::new())),
+        }
+    }
+
+    pub fn value(&self) -> &Value {
+        match self {
+            AttrValue::Value(v) => v,
+            AttrValue::Json(raw, parsed) => parsed.get_or_init(|| {
+                // The text passed the same parser (and its depth limit) when stored.
+                serde_json::from_str(raw.get()).unwrap_or_else(|_| Value::Object(Map::new()))
+            }),
+        }
+    }
+}
+
+impl PartialEq for AttrValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.value() == other.value()
+    }
+}
 
 impl Attributes {
     /// Room for `n` attributes: a view knows how many it renders.
@@ -65,15 +104,32 @@ impl Attributes {
     /// Adds attribute `name`, which a view sets once: no search for an earlier value (a
     /// page's views set some 500 attributes).
     pub fn push(&mut self, name: &'static str, value: Value) {
+        self.push_value(name, AttrValue::Value(value));
+    }
+
+    /// Adds attribute `name` from stored JSON text (see [`AttrValue::Json`]).
+    pub fn push_json(&mut self, name: &'static str, text: String) {
+        self.push_value(name, AttrValue::json(text));
+    }
+
+    fn push_value(&mut self, name: &'static str, value: AttrValue) {
         debug_assert!(self.get(name).is_none(), "attribute {name} set twice");
         self.0.push((name, value));
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.value())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.0.iter().map(|(n, v)| (*n, v.value()))
+    }
+
+    /// The attributes as they are held, for writing them out.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, &AttrValue)> {
         self.0.iter().map(|(n, v)| (*n, v))
     }
 
@@ -257,12 +313,15 @@ impl Writer<'_> {
         self.out.push(b'}');
 
         let mut first = true;
-        for (name, v) in rec.attributes.iter().filter(|(k, _)| shown(k)) {
+        for (name, v) in rec.attributes.entries().filter(|(k, _)| shown(k)) {
             self.out
                 .extend_from_slice(if first { b",\"attributes\":{" } else { b"," });
             first = false;
             json::name_key(&mut self.out, name);
-            json::value(&mut self.out, v);
+            match v {
+                AttrValue::Value(v) => json::value(&mut self.out, v),
+                AttrValue::Json(raw, _) => self.out.extend_from_slice(raw.get().as_bytes()),
+            }
         }
         if !first {
             self.out.push(b'}');
@@ -344,5 +403,55 @@ impl Pagination<'_> {
         query.append_pair("page[number]", &number.to_string());
         query.append_pair("page[size]", &self.page.size.to_string());
         format!("{}?{}", self.url, query.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::{AttrValue, Attributes};
+
+    /// Stored text is written as it is, so it must be what serde_json writes for its value:
+    /// the form every write stores.
+    #[test]
+    fn stored_json_is_written_as_serde_json_writes_its_value() {
+        let stored = [
+            json!({}),
+            json!({"channel": "web", "priority": true, "tags": ["gift", "vip"]}),
+            json!({"z": 1, "a": {"nested": [1.5, -2, null, "é\"\\\n\u{1}"]}, "m": 1e300}),
+            json!({"big": u64::MAX, "small": i64::MIN, "x": 0.1}),
+        ];
+        for value in stored {
+            let text = value.to_string();
+            let AttrValue::Json(raw, _) = AttrValue::json(text.clone()) else {
+                panic!("valid JSON kept as text: {text}");
+            };
+            assert_eq!(raw.get(), text);
+            let mut parsed = Vec::new();
+            super::json::value(&mut parsed, &serde_json::from_str::<Value>(&text).unwrap());
+            assert_eq!(String::from_utf8(parsed).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn stored_json_reads_as_its_value_and_bad_text_as_an_empty_object() {
+        let mut a = Attributes::default();
+        a.push_json("metadata", r#"{"a":[1,2]}"#.into());
+        a.push_json("broken", "{not json".into());
+        a.push_json("deep", "[".repeat(200) + &"]".repeat(200));
+        assert_eq!(a["metadata"], json!({"a": [1, 2]}));
+        assert_eq!(a["broken"], json!({}));
+        assert_eq!(a["deep"], json!({}), "past serde_json's depth limit");
+
+        let mut b = Attributes::default();
+        b.push("metadata", json!({"a": [1, 2]}));
+        b.push("broken", json!({}));
+        b.push("deep", json!({}));
+        assert_eq!(a, b, "equal values, however they are held");
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            json!({"metadata": {"a": [1, 2]}, "broken": {}, "deep": {}})
+        );
     }
 }

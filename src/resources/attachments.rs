@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::sql::{self, json_contains, text, typed, Cond};
-use super::{metadata, time, Resource};
+use super::{time, Resource};
 use crate::auth::Auth;
 use crate::db::schema::attachments;
 use crate::db::{counts, Backend, DbConnection, MultiBackend};
@@ -71,7 +71,7 @@ pub fn view(r: Row) -> Record {
     a.push("url", Value::from(r.url));
     a.push("reference", Value::from(r.reference));
     a.push("reference_origin", Value::from(r.reference_origin));
-    a.push("metadata", metadata(&r.metadata));
+    a.push_json("metadata", r.metadata);
     a.push("created_at", time(&r.created_at));
     a.push("updated_at", time(&r.updated_at));
     let (to_one, to_one_types) =

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::sql::{self, json_contains, text, typed, Cond};
-use super::{metadata, time, Resource};
+use super::{time, Resource};
 use crate::db::schema::{authorizations, captures, orders as orders_t};
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
@@ -91,7 +91,7 @@ pub fn view(r: Row) -> Record {
     a.push("updated_at", time(&r.updated_at));
     a.push("reference", Value::from(r.reference));
     a.push("reference_origin", Value::from(r.reference_origin));
-    a.push("metadata", metadata(&r.metadata));
+    a.push_json("metadata", r.metadata);
     Record {
         def: &DEF,
         id: r.id,

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::sql::{self, text, typed, Cond};
-use super::{metadata, time, Resource};
+use super::{time, Resource};
 use crate::db::schema::events;
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
@@ -60,7 +60,7 @@ pub fn known_type(types: &'static [&'static str], stored: &str) -> Option<&'stat
 pub fn view(r: Row) -> Record {
     let mut a = Attributes::with_capacity(DEF.attributes.len());
     a.push("name", Value::from(r.name));
-    a.push("payload", metadata(&r.payload));
+    a.push_json("payload", r.payload);
     a.push("created_at", time(&r.created_at));
     let (to_one, to_one_types) = match known_type(RESOURCE_TYPES, &r.resource_type) {
         Some(t) => (

@@ -163,11 +163,6 @@ pub fn time(t: &NaiveDateTime) -> Value {
     Value::String(s)
 }
 
-/// Stored metadata text as a JSON value (`{}` if unreadable, which writes prevent).
-pub fn metadata(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::Object(Default::default()))
-}
-
 /// Implements [`Resource::list`] for a table: scope, filters, sort, `id` tie-breaker, page, count.
 macro_rules! list_impl {
     ($table:ident, $row:ty, $view:path, $cond:path, $sort:path, $scope:path) => {
@@ -220,22 +215,35 @@ macro_rules! list_impl {
                     COLUMNS.get_or_init(|| $crate::db::columns::column_list($table::all_columns)),
                 )
             };
+            // Rows go straight into their views, in a list sized for the page: no vector
+            // of rows beside the records, and no regrowth.
+            let mut records = Vec::with_capacity(q.page.map_or(0, |p| p.size as usize));
             // A whole collection's maintained count comes with its page, in the same
             // statement (one round trip less); an empty page has to ask for it on its own.
-            let (rows, count) = if q.count && $crate::resources::is_whole(q) {
+            let mut count = None;
+            if q.count && $crate::resources::is_whole(q) {
                 let total = $crate::db::counts::total(
                     &q.scope.organization_id,
                     q.scope.mode,
                     stringify!($table),
                 );
-                let rows = query
+                for item in query
                     .select((columns(), total))
-                    .load::<($row, Option<i64>)>(conn)?;
-                let count = rows.first().and_then(|(_, n)| *n);
-                (rows.into_iter().map(|(row, _)| row).collect(), count)
+                    .load_iter::<($row, Option<i64>), diesel::connection::DefaultLoadingMode>(
+                    conn,
+                )? {
+                    let (row, n) = item?;
+                    count = n;
+                    records.push($view(row));
+                }
             } else {
-                (query.select(columns()).load::<$row>(conn)?, None)
-            };
+                for row in query
+                    .select(columns())
+                    .load_iter::<$row, diesel::connection::DefaultLoadingMode>(conn)?
+                {
+                    records.push($view(row?));
+                }
+            }
             let count = match count {
                 _ if !q.count => None,
                 Some(n) => Some(n),
@@ -244,7 +252,7 @@ macro_rules! list_impl {
                     None => Some(base()?.count().get_result::<i64>(conn)?),
                 },
             };
-            Ok((rows.into_iter().map($view).collect(), count))
+            Ok((records, count))
         }
     };
 }

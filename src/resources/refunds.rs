@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::sql::{self, json_contains, text, typed, Cond};
-use super::{metadata, orders, time, Resource};
+use super::{orders, time, Resource};
 use crate::db::schema::{
     attachments, authorizations, captures, events, orders as orders_t, refund_captures, refunds,
     versions,
@@ -111,7 +111,7 @@ pub fn view(r: Row) -> Record {
     a.push("updated_at", time(&r.updated_at));
     a.push("reference", Value::from(r.reference));
     a.push("reference_origin", Value::from(r.reference_origin));
-    a.push("metadata", metadata(&r.metadata));
+    a.push_json("metadata", r.metadata);
     Record {
         def: &DEF,
         id: r.id,

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::sql::{self, text, typed, Cond};
-use super::{metadata, time, Resource};
+use super::{time, Resource};
 use crate::db::schema::versions;
 use crate::db::{Backend, MultiBackend};
 use crate::error::ApiResult;
@@ -52,9 +52,9 @@ pub fn view(r: Row) -> Record {
     a.push("resource_type", Value::from(r.resource_type));
     a.push("resource_id", Value::from(r.resource_id));
     a.push("event", Value::from(r.event));
-    a.push("changes", metadata(&r.changes));
-    a.push("snapshot", metadata(&r.snapshot));
-    a.push("who", metadata(&r.who));
+    a.push_json("changes", r.changes);
+    a.push_json("snapshot", r.snapshot);
+    a.push_json("who", r.who);
     a.push("created_at", time(&r.created_at));
     Record {
         def: &DEF,
