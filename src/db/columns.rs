@@ -1,32 +1,33 @@
-//! A table's whole column list as one piece of SQL.
+//! A select list of plain columns as one piece of SQL.
 //!
 //! diesel's MultiConnection serializes a query again on each of its passes (cache key,
 //! cacheability, binds): with 24 columns, walking the select list dominated them. The
-//! list is fixed per table, so it is written once, from diesel's own rendering of
-//! `all_columns`, and pushed as a single string (a node of its own rather than `sql()`,
-//! which would keep the statement out of the prepared-statement cache).
+//! list is fixed per query shape, so it is written once, from diesel's own rendering of
+//! the column tuple (`all_columns` or a subset), and pushed as a single string (a node of
+//! its own rather than `sql()`, which would keep the statement out of the
+//! prepared-statement cache).
 
 use std::marker::PhantomData;
 
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::{Pg, PgQueryBuilder};
 use diesel::query_builder::{AstPass, QueryBuilder, QueryFragment, QueryId};
-use diesel::{QueryResult, Table};
+use diesel::QueryResult;
 
 use super::MultiBackend;
 
-/// `"t"."a", "t"."b", …`: every column of `T`, in `all_columns` order.
-pub struct AllColumns<T> {
+/// `"t"."a", "t"."b", …`: the columns of tuple `C` (e.g. a table's `all_columns`), in order.
+pub struct Columns<C> {
     sql: &'static str,
-    table: PhantomData<T>,
+    columns: PhantomData<C>,
 }
 
-impl<T> AllColumns<T> {
-    /// The node for the SQL made once by [`column_list`].
-    pub fn new(sql: &'static str) -> Self {
+impl<C> Columns<C> {
+    /// The node for the SQL made once by [`column_list`] from the same tuple.
+    pub fn new(sql: &'static str, _columns: C) -> Self {
         Self {
             sql,
-            table: PhantomData,
+            columns: PhantomData,
         }
     }
 }
@@ -41,42 +42,24 @@ pub fn column_list(columns: impl QueryFragment<Pg>) -> String {
     out.finish()
 }
 
-impl<T> Expression for AllColumns<T>
-where
-    T: Table,
-    T::AllColumns: Expression,
-{
-    type SqlType = <T::AllColumns as Expression>::SqlType;
+impl<C: Expression> Expression for Columns<C> {
+    type SqlType = C::SqlType;
 }
 
-impl<T, QS> AppearsOnTable<QS> for AllColumns<T>
-where
-    T: Table,
-    T::AllColumns: AppearsOnTable<QS>,
-{
+impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for Columns<C> {}
+
+impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for Columns<C> {}
+
+impl<C: ValidGrouping<()>> ValidGrouping<()> for Columns<C> {
+    type IsAggregate = C::IsAggregate;
 }
 
-impl<T, QS> SelectableExpression<QS> for AllColumns<T>
-where
-    T: Table,
-    T::AllColumns: SelectableExpression<QS>,
-{
-}
-
-impl<T> ValidGrouping<()> for AllColumns<T>
-where
-    T: Table,
-    T::AllColumns: ValidGrouping<()>,
-{
-    type IsAggregate = <T::AllColumns as ValidGrouping<()>>::IsAggregate;
-}
-
-impl<T: 'static> QueryId for AllColumns<T> {
+impl<C: 'static> QueryId for Columns<C> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<T> QueryFragment<MultiBackend> for AllColumns<T> {
+impl<C> QueryFragment<MultiBackend> for Columns<C> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         out.push_sql(self.sql);
         Ok(())

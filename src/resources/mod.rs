@@ -166,6 +166,18 @@ pub fn time(t: &NaiveDateTime) -> Value {
 /// Implements [`Resource::list`] for a table: scope, filters, sort, `id` tie-breaker, page, count.
 macro_rules! list_impl {
     ($table:ident, $row:ty, $view:path, $cond:path, $sort:path, $scope:path) => {
+        $crate::resources::list_impl!(
+            $table,
+            $table::all_columns,
+            $row,
+            |row, _| $view(row),
+            $cond,
+            $sort,
+            $scope
+        );
+    };
+    // `$columns`: the tuple the rows are read from; `$view`: (row, scope) to record.
+    ($table:ident, $columns:expr, $row:ty, $view:expr, $cond:path, $sort:path, $scope:path) => {
         fn list(
             &self,
             conn: &mut $crate::db::DbConnection,
@@ -208,13 +220,15 @@ macro_rules! list_impl {
                 Some(page) => query = query.limit(i64::from(page.size)),
                 None => {}
             }
-            // Every column, as one piece of SQL made once (see `db::columns`).
+            // The columns, as one piece of SQL made once (see `db::columns`).
             static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
             let columns = || {
-                $crate::db::columns::AllColumns::<$table::table>::new(
-                    COLUMNS.get_or_init(|| $crate::db::columns::column_list($table::all_columns)),
+                $crate::db::columns::Columns::new(
+                    COLUMNS.get_or_init(|| $crate::db::columns::column_list($columns)),
+                    $columns,
                 )
             };
+            let view = $view;
             // Rows go straight into their views, in a list sized for the page: no vector
             // of rows beside the records, and no regrowth.
             let mut records = Vec::with_capacity(q.page.map_or(0, |p| p.size as usize));
@@ -234,14 +248,14 @@ macro_rules! list_impl {
                 )? {
                     let (row, n) = item?;
                     count = n;
-                    records.push($view(row));
+                    records.push(view(row, q.scope));
                 }
             } else {
                 for row in query
                     .select(columns())
                     .load_iter::<$row, diesel::connection::DefaultLoadingMode>(conn)?
                 {
-                    records.push($view(row?));
+                    records.push(view(row?, q.scope));
                 }
             }
             let count = match count {

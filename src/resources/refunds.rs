@@ -86,7 +86,65 @@ pub struct Row {
     pub request_hash: String,
 }
 
+/// What a read shows of a row: all of it but its tenant (the scope's own) and the write
+/// side's bookkeeping (`target_type`, `request_hash`), a sixth fewer fields per page.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = refunds)]
+pub struct ShownRow {
+    pub id: String,
+    pub order_id: String,
+    pub reference_capture_id: Option<String>,
+    pub authorization_id: Option<String>,
+    pub number: String,
+    pub key: String,
+    pub currency_code: String,
+    pub amount_cents: i64,
+    pub succeeded: bool,
+    pub payment_method_type: Option<String>,
+    pub message: Option<String>,
+    pub error_code: Option<String>,
+    pub error_detail: Option<String>,
+    pub token: Option<String>,
+    pub gateway_transaction_id: Option<String>,
+    pub reference: Option<String>,
+    pub reference_origin: Option<String>,
+    pub metadata: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
 pub fn view(r: Row) -> Record {
+    let shown = ShownRow {
+        id: r.id,
+        order_id: r.order_id,
+        reference_capture_id: r.reference_capture_id,
+        authorization_id: r.authorization_id,
+        number: r.number,
+        key: r.key,
+        currency_code: r.currency_code,
+        amount_cents: r.amount_cents,
+        succeeded: r.succeeded,
+        payment_method_type: r.payment_method_type,
+        message: r.message,
+        error_code: r.error_code,
+        error_detail: r.error_detail,
+        token: r.token,
+        gateway_transaction_id: r.gateway_transaction_id,
+        reference: r.reference,
+        reference_origin: r.reference_origin,
+        metadata: r.metadata,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    };
+    render(shown, r.organization_id, r.mode)
+}
+
+/// The record of a row read in `scope`, which is the row's tenant.
+fn shown_view(r: ShownRow, scope: &crate::auth::Scope) -> Record {
+    render(r, scope.organization_id.clone(), scope.mode.to_owned())
+}
+
+fn render(r: ShownRow, organization_id: String, mode: String) -> Record {
     let mut a = Attributes::with_capacity(DEF.attributes.len());
     a.push("number", Value::from(r.number));
     a.push("key", Value::from(r.key));
@@ -122,8 +180,8 @@ pub fn view(r: Row) -> Record {
             ("authorization", r.authorization_id),
         ],
         to_one_types: vec![],
-        organization_id: r.organization_id,
-        mode: r.mode,
+        organization_id,
+        mode,
     }
 }
 
@@ -268,5 +326,13 @@ impl Resource for Refunds {
         &DEF
     }
 
-    super::list_impl!(refunds, Row, view, cond, sort, scope);
+    super::list_impl!(
+        refunds,
+        <ShownRow as Selectable<MultiBackend>>::construct_selection(),
+        ShownRow,
+        shown_view,
+        cond,
+        sort,
+        scope
+    );
 }
