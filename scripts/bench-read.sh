@@ -13,7 +13,8 @@
 # then the page query; retrieve: one SELECT with id = ANY($3); no pool check, which a
 # busy pool skips: pool_check_idle_ms), so its TPS is the database-only ceiling; "ratio"
 # is HTTP req/s divided by that TPS, paired per round (BENCH_ROUNDS) and reported as the
-# median.
+# median. pgbench logs each transaction's latency (-l), so the database's own p50/p99 at
+# the same concurrency stand beside the service's.
 # Finally prints the server's RSS (VmRSS now, VmHWM peak), machine and data size.
 #
 # Usage: scripts/bench-read.sh [--drop] [--reuse] [ORDERS]
@@ -97,7 +98,7 @@ LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 # Rounds: each shape's wrk run is followed at once by its pgbench run, and the ratio is
 # taken per round, so a machine that speeds up or slows down between runs (a shared VM
 # does) moves both sides of a ratio together. Medians are reported.
-declare -A RPS P50 P99 TPS NON2XX RATIOS RPS_ALL TPS_ALL P50_ALL P99_ALL
+declare -A RPS P50 P99 TPS NON2XX RATIOS RPS_ALL TPS_ALL P50_ALL P99_ALL PG50_ALL PG99_ALL
 for round in $(seq 1 "$ROUNDS"); do
   for shape in "${SHAPES[@]}"; do
     url="$BASE${URL[$shape]}"
@@ -110,11 +111,19 @@ for round in $(seq 1 "$ROUNDS"); do
         -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
     bench_wrk_parse "$TMP/$shape.wrk" "$shape"
     log "round $round/$ROUNDS $shape: pgbench -n -M prepared -c$CONNS -j$THREADS -T$DURATION"
+    rm -f "$TMP/pglog".*
     pgbench -n -M prepared -c"$CONNS" -j"$THREADS" -T"$DURATION" -f "$TMP/$shape.sql" \
+        -l --log-prefix="$TMP/pglog" \
         -D org="$ORG_ID" -D mode=test -D cur=EUR -D rtype=refunds -D ids="{$REFUND_ID}" "$DB" \
         >"$TMP/$shape.pgb" 2>"$TMP/$shape.pgb.err" \
         || { cat "$TMP/$shape.pgb" "$TMP/$shape.pgb.err" >&2; exit 1; }
     tps="$(awk '/^tps = / { printf "%.0f", $3 }' "$TMP/$shape.pgb")"
+    # The third field of pgbench's transaction log is the latency in microseconds.
+    read -r pg50 pg99 < <(cat "$TMP/pglog".* | awk '{ print $3 }' | sort -n | awk '
+        { v[NR] = $1 }
+        END { printf "%.2f %.2f\n", v[int((NR + 1) * 0.50)] / 1000, v[int((NR + 1) * 0.99)] / 1000 }')
+    PG50_ALL[$shape]+="$pg50 "
+    PG99_ALL[$shape]+="$pg99 "
     RATIOS[$shape]+="$(awk -v a="${RPS[$shape]}" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print 0 }') "
     RPS_ALL[$shape]+="${RPS[$shape]} "
     TPS_ALL[$shape]+="$tps "
@@ -140,15 +149,17 @@ echo "machine: $(nproc) cores, $MEM RAM; PostgreSQL $PGVER (same host); loadavg 
 client: wrk -t$THREADS -c$CONNS -d${DURATION}s; pgbench -c$CONNS -j$THREADS -T$DURATION -M prepared"
 echo "server: rev $REV, workers=$WORKERS pool=$POOL log=warn; data: $REFUNDS refunds / $ORDERS_N orders (org $ORG_SLUG, mode test); refunds table+indexes $TABLE_SIZE, database $DB_SIZE; seed time $SEED_SECS"
 echo
-printf '%-12s | %8s | %9s | %9s | %11s | %5s | %s\n' shape req/s p50 p99 "pgbench tps" ratio "ratios per round"
-printf '%s\n' "-------------|----------|-----------|-----------|-------------|-------|-----------------"
+printf '%-12s | %8s | %9s | %9s | %11s | %9s | %9s | %5s | %s\n' shape req/s p50 p99 \
+    "pgbench tps" "pgb p50" "pgb p99" ratio "ratios per round"
+printf '%s\n' "-------------|----------|-----------|-----------|-------------|-----------|-----------|-------|-----------------"
 for shape in "${SHAPES[@]}"; do
-    printf '%-12s | %8s | %7.2fms | %7.2fms | %11s | %5.2f | %s\n' "$shape" \
+    printf '%-12s | %8s | %7.2fms | %7.2fms | %11s | %7.2fms | %7.2fms | %5.2f | %s\n' "$shape" \
         "$(median ${RPS_ALL[$shape]})" "$(median ${P50_ALL[$shape]})" "$(median ${P99_ALL[$shape]})" \
-        "$(median ${TPS_ALL[$shape]})" "$(median ${RATIOS[$shape]})" "${RATIOS[$shape]% }"
+        "$(median ${TPS_ALL[$shape]})" "$(median ${PG50_ALL[$shape]})" "$(median ${PG99_ALL[$shape]})" \
+        "$(median ${RATIOS[$shape]})" "${RATIOS[$shape]% }"
 done
 echo "(medians of $ROUNDS rounds; ratio: the median of each round's req/s over the pgbench tps"
-echo " measured right after it)"
+echo " measured right after it; pgb p50/p99: pgbench's own transaction latencies)"
 echo "(page[size]=25; page50 = OFFSET 1225, default sort -created_at; pgbench transaction ="
 echo " $COUNT_NOTE; retrieve: one SELECT by id)"
 echo
