@@ -54,7 +54,8 @@ SHAPES=(list-first list-filter list-page50 retrieve)
 # (checked with log_min_duration_statement=0): diesel's cached named prepared statements
 # (hence -M prepared) and no explicit transaction. pgbench's \set only holds numbers, so
 # the text values (org, mode, currency, id array) come in with -D.
-COLS='"refunds"."id", "refunds"."organization_id", "refunds"."mode", "refunds"."order_id", "refunds"."reference_capture_id", "refunds"."authorization_id", "refunds"."number", "refunds"."key", "refunds"."currency_code", "refunds"."amount_cents", "refunds"."succeeded", "refunds"."payment_method_type", "refunds"."message", "refunds"."error_code", "refunds"."error_detail", "refunds"."token", "refunds"."gateway_transaction_id", "refunds"."reference", "refunds"."reference_origin", "refunds"."metadata", "refunds"."created_at", "refunds"."updated_at", "refunds"."target_type", "refunds"."request_hash"'
+# The columns a read shows (refunds::ShownRow): no tenant, no write-side bookkeeping.
+COLS='"refunds"."id", "refunds"."order_id", "refunds"."reference_capture_id", "refunds"."authorization_id", "refunds"."number", "refunds"."key", "refunds"."currency_code", "refunds"."amount_cents", "refunds"."succeeded", "refunds"."payment_method_type", "refunds"."message", "refunds"."error_code", "refunds"."error_detail", "refunds"."token", "refunds"."gateway_transaction_id", "refunds"."reference", "refunds"."reference_origin", "refunds"."metadata", "refunds"."created_at", "refunds"."updated_at"'
 SCOPE='("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)'
 FILTERED='(((("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)) AND ("refunds"."currency_code" = :cur)) AND ("refunds"."amount_cents" > :gt))'
 # Unfiltered lists read the maintained, sharded count (record_counts) in the page query

@@ -103,13 +103,14 @@ fn by_key(conn: &mut DbConnection, auth: &Auth, key: &str) -> QueryResult<Option
         .filter(refunds::organization_id.eq(&auth.scope.organization_id))
         .filter(refunds::mode.eq(auth.scope.mode))
         .filter(refunds::key.eq(key))
-        .first::<refund_res::Row>(conn)
+        .select(refund_res::Row::as_select())
+        .first(conn)
         .optional()
 }
 
 fn replay(row: refund_res::Row, request_hash: &str) -> ApiResult<Outcome> {
     if row.request_hash == request_hash {
-        Ok(Outcome::Replayed(row.id))
+        Ok(Outcome::Replayed(row.shown.id))
     } else {
         Err(ApiError::pointer(
             Code::IdempotencyKeyReused,
@@ -365,28 +366,30 @@ fn create_locked(
     });
     let now = crate::clock::now();
     let row = refund_res::Row {
-        id: new_id(),
         organization_id: auth.scope.organization_id.clone(),
         mode: auth.scope.mode.into(),
-        order_id: order_id.clone(),
-        reference_capture_id: Some(first.id.clone()),
-        authorization_id: Some(first.authorization_id.clone()),
-        number: format!("{}/T/{:03}", order.number, order.transactions_count),
-        key: key.to_owned(),
-        currency_code: currency.clone(),
-        amount_cents: amount,
-        succeeded: answer.succeeded,
-        payment_method_type: first.payment_method_type.clone(),
-        message: Some(answer.message),
-        error_code: answer.error_code,
-        error_detail: answer.error_detail,
-        token: answer.token,
-        gateway_transaction_id: answer.gateway_transaction_id,
-        reference: req.reference.clone(),
-        reference_origin: req.reference_origin.clone(),
-        metadata: req.metadata.clone().unwrap_or_else(|| "{}".into()),
-        created_at: now,
-        updated_at: now,
+        shown: refund_res::ShownRow {
+            id: new_id(),
+            order_id: order_id.clone(),
+            reference_capture_id: Some(first.id.clone()),
+            authorization_id: Some(first.authorization_id.clone()),
+            number: format!("{}/T/{:03}", order.number, order.transactions_count),
+            key: key.to_owned(),
+            currency_code: currency.clone(),
+            amount_cents: amount,
+            succeeded: answer.succeeded,
+            payment_method_type: first.payment_method_type.clone(),
+            message: Some(answer.message),
+            error_code: answer.error_code,
+            error_detail: answer.error_detail,
+            token: answer.token,
+            gateway_transaction_id: answer.gateway_transaction_id,
+            reference: req.reference.clone(),
+            reference_origin: req.reference_origin.clone(),
+            metadata: req.metadata.clone().unwrap_or_else(|| "{}".into()),
+            created_at: now,
+            updated_at: now,
+        },
         target_type: req.target.kind().into(),
         request_hash: req.request_hash.clone(),
     };
@@ -408,7 +411,7 @@ fn create_locked(
         &who,
         Change {
             resource_type: "refunds",
-            resource_id: &row.id,
+            resource_id: &row.shown.id,
             order_id: &order_id,
             event: "create",
             before: None,
@@ -416,10 +419,10 @@ fn create_locked(
             name: "refunds.create",
         },
     )?;
-    if row.succeeded {
+    if row.shown.succeeded {
         take(conn, auth, &who, &row, &captures, &splits, &order)?;
     }
-    Ok((row.id, row.succeeded))
+    Ok((row.shown.id, row.shown.succeeded))
 }
 
 /// Moves a succeeded refund's money: refund_captures rows, capture balances, order status.
@@ -443,10 +446,10 @@ fn take(
                 refund_captures::id.eq(new_id()),
                 refund_captures::organization_id.eq(&refund.organization_id),
                 refund_captures::mode.eq(&refund.mode),
-                refund_captures::order_id.eq(&refund.order_id),
-                refund_captures::refund_id.eq(&refund.id),
+                refund_captures::order_id.eq(&refund.shown.order_id),
+                refund_captures::refund_id.eq(&refund.shown.id),
                 refund_captures::capture_id.eq(capture_id),
-                refund_captures::currency_code.eq(&refund.currency_code),
+                refund_captures::currency_code.eq(&refund.shown.currency_code),
                 refund_captures::amount_cents.eq(amount),
                 refund_captures::created_at.eq(now),
                 refund_captures::updated_at.eq(now),
@@ -471,7 +474,7 @@ fn take(
             Change {
                 resource_type: "captures",
                 resource_id: capture_id,
-                order_id: &refund.order_id,
+                order_id: &refund.shown.order_id,
                 event: "update",
                 before: Some(&b.attributes),
                 after: &a.attributes,
@@ -488,7 +491,7 @@ fn take(
     )?;
     // The order's status follows what is now refunded of what was captured.
     let amounts: Vec<(i64, i64)> = captures::table
-        .filter(captures::order_id.eq(&refund.order_id))
+        .filter(captures::order_id.eq(&refund.shown.order_id))
         .filter(captures::succeeded.eq(true))
         .select((captures::amount_cents, captures::refund_amount_cents))
         .load(conn)?;
@@ -553,39 +556,42 @@ pub fn update(conn: &mut DbConnection, auth: &Auth, id: &str, patch: RefundPatch
             .optional()?
             .ok_or_else(|| ApiError::not_found("refunds"))?;
         let order = lock(conn, &order_id, false)?;
-        let row: refund_res::Row = refunds::table.find(id).first(conn)?;
+        let row = refunds::table
+            .find(id)
+            .select(refund_res::Row::as_select())
+            .first(conn)?;
         let mut after = row.clone();
         if let Some(r) = patch.reference {
-            after.reference = r;
+            after.shown.reference = r;
         }
         if let Some(r) = patch.reference_origin {
-            after.reference_origin = r;
+            after.shown.reference_origin = r;
         }
         if let Some(m) = patch.metadata {
-            after.metadata = m;
+            after.shown.metadata = m;
         }
-        if patch.unforward && row.succeeded {
+        if patch.unforward && row.shown.succeeded {
             return Err(validation(
                 "/data/attributes/succeeded",
                 "A succeeded refund moved money and cannot be marked failed",
             )
             .into());
         }
-        let forwarding = patch.forward && !row.succeeded;
+        let forwarding = patch.forward && !row.shown.succeeded;
         if forwarding {
             let target = match row.target_type.as_str() {
                 "authorization" => {
-                    Target::Authorization(row.authorization_id.clone().unwrap_or_default())
+                    Target::Authorization(row.shown.authorization_id.clone().unwrap_or_default())
                 }
-                "order" => Target::Order(row.order_id.clone()),
-                _ => Target::Capture(row.reference_capture_id.clone().unwrap_or_default()),
+                "order" => Target::Order(row.shown.order_id.clone()),
+                _ => Target::Capture(row.shown.reference_capture_id.clone().unwrap_or_default()),
             };
             let captures = captures_of(conn, &target, &order_id)?;
-            let splits = split(&captures, row.amount_cents)?;
-            after.succeeded = true;
-            after.message = Some("Forwarded".into());
-            after.error_code = None;
-            after.error_detail = None;
+            let splits = split(&captures, row.shown.amount_cents)?;
+            after.shown.succeeded = true;
+            after.shown.message = Some("Forwarded".into());
+            after.shown.error_code = None;
+            after.shown.error_detail = None;
             let who = journal::who(auth);
             take(conn, auth, &who, &after, &captures, &splits, &order)?;
         }
@@ -596,18 +602,18 @@ pub fn update(conn: &mut DbConnection, auth: &Auth, id: &str, patch: RefundPatch
         if journal::changes(Some(&b.attributes), &a.attributes).is_empty() {
             return Ok(());
         }
-        after.updated_at = crate::clock::now();
+        after.shown.updated_at = crate::clock::now();
         a = refund_res::view(after.clone());
         diesel::update(refunds::table.find(id))
             .set((
-                refunds::reference.eq(&after.reference),
-                refunds::reference_origin.eq(&after.reference_origin),
-                refunds::metadata.eq(&after.metadata),
-                refunds::succeeded.eq(after.succeeded),
-                refunds::message.eq(&after.message),
-                refunds::error_code.eq(&after.error_code),
-                refunds::error_detail.eq(&after.error_detail),
-                refunds::updated_at.eq(after.updated_at),
+                refunds::reference.eq(&after.shown.reference),
+                refunds::reference_origin.eq(&after.shown.reference_origin),
+                refunds::metadata.eq(&after.shown.metadata),
+                refunds::succeeded.eq(after.shown.succeeded),
+                refunds::message.eq(&after.shown.message),
+                refunds::error_code.eq(&after.shown.error_code),
+                refunds::error_detail.eq(&after.shown.error_detail),
+                refunds::updated_at.eq(after.shown.updated_at),
             ))
             .execute(conn)?;
         journal::record(

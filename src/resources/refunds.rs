@@ -54,32 +54,14 @@ pub static DEF: ResourceDef = ResourceDef {
     default_sort: "-created_at",
 };
 
-/// A row of `refunds`, in column order.
-#[derive(Debug, Clone, Queryable, Insertable)]
+/// A row of `refunds`: what reads show, plus the tenant and the write side's bookkeeping.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refunds)]
 pub struct Row {
-    pub id: String,
     pub organization_id: String,
     pub mode: String,
-    pub order_id: String,
-    pub reference_capture_id: Option<String>,
-    pub authorization_id: Option<String>,
-    pub number: String,
-    pub key: String,
-    pub currency_code: String,
-    pub amount_cents: i64,
-    pub succeeded: bool,
-    pub payment_method_type: Option<String>,
-    pub message: Option<String>,
-    pub error_code: Option<String>,
-    pub error_detail: Option<String>,
-    pub token: Option<String>,
-    pub gateway_transaction_id: Option<String>,
-    pub reference: Option<String>,
-    pub reference_origin: Option<String>,
-    pub metadata: String,
-    pub created_at: chrono::NaiveDateTime,
-    pub updated_at: chrono::NaiveDateTime,
+    #[diesel(embed)]
+    pub shown: ShownRow,
     /// `capture`, `authorization` or `order`: what the refund was asked against.
     pub target_type: String,
     /// Digest of the creating request, for idempotent replays.
@@ -87,8 +69,8 @@ pub struct Row {
 }
 
 /// What a read shows of a row: all of it but its tenant (the scope's own) and the write
-/// side's bookkeeping (`target_type`, `request_hash`), a sixth fewer fields per page.
-#[derive(Queryable, Selectable)]
+/// side's bookkeeping, a sixth fewer fields per page.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refunds)]
 pub struct ShownRow {
     pub id: String,
@@ -114,29 +96,7 @@ pub struct ShownRow {
 }
 
 pub fn view(r: Row) -> Record {
-    let shown = ShownRow {
-        id: r.id,
-        order_id: r.order_id,
-        reference_capture_id: r.reference_capture_id,
-        authorization_id: r.authorization_id,
-        number: r.number,
-        key: r.key,
-        currency_code: r.currency_code,
-        amount_cents: r.amount_cents,
-        succeeded: r.succeeded,
-        payment_method_type: r.payment_method_type,
-        message: r.message,
-        error_code: r.error_code,
-        error_detail: r.error_detail,
-        token: r.token,
-        gateway_transaction_id: r.gateway_transaction_id,
-        reference: r.reference,
-        reference_origin: r.reference_origin,
-        metadata: r.metadata,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-    };
-    render(shown, r.organization_id, r.mode)
+    render(r.shown, r.organization_id, r.mode)
 }
 
 /// The record of a row read in `scope`, which is the row's tenant.
