@@ -9,8 +9,8 @@
 #   list-page50    page[number]=50&page[size]=25, default sort (-created_at)
 #   retrieve       /api/refunds/<id> of one real refund
 # Beside each shape, pgbench replays the SQL the service issues for one such request
-# (unfiltered list: one page query carrying the maintained count; filtered list: COUNT(*)
-# then the page query; retrieve: one SELECT with id = ANY($3); no pool check, which a
+# (unfiltered list: one page query carrying the maintained count; filtered list: the page
+# query, then COUNT(*); retrieve: one SELECT with id = ANY($3); no pool check, which a
 # busy pool skips: pool_check_idle_ms), so its TPS is the database-only ceiling; "ratio"
 # is HTTP req/s divided by that TPS, paired per round (BENCH_ROUNDS) and reported as the
 # median. pgbench logs each transaction's latency (-l), so the database's own p50/p99 at
@@ -61,10 +61,10 @@ FILTERED='(((("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)
 # Unfiltered lists read the maintained, sharded count (record_counts) in the page query
 # itself, as a scalar subquery, when the schema has it; else they run COUNT(*) first.
 if [[ -n "$(q "SELECT to_regclass('record_counts')")" ]]; then
-    WHOLE_PAGE='SELECT '"$COLS"', (SELECT CAST(SUM("record_counts"."record_count") AS BIGINT) FROM "record_counts" WHERE "record_counts"."organization_id" = :org AND "record_counts"."mode" = :mode AND "record_counts"."resource_type" = :rtype) FROM "refunds" WHERE ('"$SCOPE"') ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off;'
+    WHOLE_PAGE='SELECT '"$COLS"', (SELECT CAST(SUM("record_counts"."record_count") AS BIGINT) FROM "record_counts" WHERE "record_counts"."organization_id" = :org AND "record_counts"."mode" = :mode AND "record_counts"."resource_type" = :rtype) FROM "refunds" WHERE ('"$SCOPE"') ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size;'
     # Later pages select their ids first (an index-only scan over the skipped rows).
     LATER_PAGE='SELECT '"$COLS"', (SELECT CAST(SUM("record_counts"."record_count") AS BIGINT) FROM "record_counts" WHERE "record_counts"."organization_id" = :org AND "record_counts"."mode" = :mode AND "record_counts"."resource_type" = :rtype) FROM "refunds" WHERE (('"$SCOPE"') AND "refunds"."id" IN (SELECT "refunds"."id" FROM "refunds" WHERE ('"$SCOPE"') ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off)) ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC;'
-    COUNT_NOTE="unfiltered lists: one page query with the maintained count (record_counts shards) as a subquery, page 50 selecting its ids first; list-filter: COUNT(*) + page query"
+    COUNT_NOTE="unfiltered lists: one page query with the maintained count (record_counts shards) as a subquery, page 50 selecting its ids first; list-filter: page query, then COUNT(*)"
 else
     WHOLE_PAGE="SELECT COUNT(*) FROM \"refunds\" WHERE (${SCOPE});
 SELECT $COLS FROM \"refunds\" WHERE (${SCOPE}) ORDER BY \"refunds\".\"created_at\" DESC, \"refunds\".\"id\" ASC LIMIT :size OFFSET :off;"
@@ -78,10 +78,9 @@ $WHOLE_PAGE
 EOF
 cat >"$TMP/list-filter.sql" <<EOF
 \set size 25
-\set off 0
 \set gt 5000
+SELECT $COLS FROM "refunds" WHERE $FILTERED ORDER BY "refunds"."amount_cents" ASC, "refunds"."id" ASC LIMIT :size;
 SELECT COUNT(*) FROM "refunds" WHERE $FILTERED;
-SELECT $COLS FROM "refunds" WHERE $FILTERED ORDER BY "refunds"."amount_cents" ASC, "refunds"."id" ASC LIMIT :size OFFSET :off;
 EOF
 cat >"$TMP/list-page50.sql" <<EOF
 \set size 25
