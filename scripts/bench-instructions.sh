@@ -16,7 +16,8 @@
 # Environment: BENCH_DURATION (wrk seconds per shape, default 20), BENCH_PORT (18080),
 #   BENCH_WORKERS (2), BENCH_POOL_SIZE (4), BENCH_REQUEST_TIMEOUT_MS (60000),
 #   BENCH_SKIP_BUILD=1, BENCH_REV=<commit>, BENCH_PROFILE_DIR=<dir> (keep the callgrind
-#   profiles there, one per shape, for callgrind_annotate)
+#   profiles there, one per shape, for callgrind_annotate), BENCH_RATE_LIMITS=1 and
+#   BENCH_LOG_LEVEL=info (the production defaults: see bench-read.sh)
 #   (see bench-lib.sh), PGHOST/PGPORT/PGUSER.
 # Needs: valgrind (callgrind_control), cargo, psql, wrk, curl. Only 127.0.0.1 is targeted.
 set -euo pipefail
@@ -58,7 +59,7 @@ done
 
 bench_facts
 echo
-echo "server: rev $REV, workers=$WORKERS pool=$POOL; data: $REFUNDS refunds / $ORDERS_N orders"
+echo "server: rev $REV, workers=$WORKERS pool=$POOL log=${BENCH_LOG_LEVEL:-warn} rate-limits=${BENCH_RATE_LIMITS:-0}; data: $REFUNDS refunds / $ORDERS_N orders"
 echo "load: wrk -t1 -c4 -d${DURATION}s per shape, after a 3 s warm-up"
 echo
 printf '%-12s | %9s | %s\n' shape requests "instructions/request"

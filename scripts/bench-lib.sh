@@ -7,7 +7,9 @@
 # bench_database        create and seed $DB (or keep it with REUSE=1); sets SEED_SECS, REFUNDS, ORDERS_N
 # bench_server [CMD..]  start the release server on 127.0.0.1:$PORT, under CMD when given (e.g.
 #                       valgrind); sets SERVER_PID, RSS_IDLE, TOKEN
-#                       (no rate limits; statement timeout BENCH_REQUEST_TIMEOUT_MS, default 60 s:
+#                       (no rate limits unless BENCH_RATE_LIMITS=1, which runs the limiter
+#                       with limits no load reaches; log level BENCH_LOG_LEVEL, default warn;
+#                       statement timeout BENCH_REQUEST_TIMEOUT_MS, default 60 s:
 #                       a 1M-row filtered count behind a checkpoint once took over the 15 s default)
 # bench_wrk_parse F S   read wrk output file F into RPS[S] P50[S] P99[S] NON2XX[S]
 # bench_facts           sets MEM, PGVER, REV
@@ -140,9 +142,14 @@ bench_database() {
 }
 
 bench_server() {
+    # BENCH_RATE_LIMITS=1: the limiter runs (with limits no load reaches), to count its cost.
+    local RATE_LIMITS=false
+    [[ "${BENCH_RATE_LIMITS:-0}" == 1 ]] && RATE_LIMITS=true
     log "starting server on $BASE (workers $WORKERS, pool $POOL)${1:+ under $1}"
     REFUNDS_BIND="127.0.0.1:${PORT}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
-        REFUNDS_LOG_LEVEL=warn REFUNDS_RATE_LIMIT_ENABLED=false \
+        REFUNDS_LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}" REFUNDS_RATE_LIMIT_ENABLED="$RATE_LIMITS" \
+        REFUNDS_RATE_LIMIT_READS_PER_MINUTE=4000000000 REFUNDS_RATE_LIMIT_READS_BURST=4000000000 \
+        REFUNDS_RATE_LIMIT_WRITES_PER_MINUTE=4000000000 REFUNDS_RATE_LIMIT_WRITES_BURST=4000000000 \
         REFUNDS_REQUEST_TIMEOUT_MS="${BENCH_REQUEST_TIMEOUT_MS:-60000}" \
         "$@" "$BIN" serve >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!

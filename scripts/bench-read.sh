@@ -26,7 +26,9 @@
 #   BENCH_REQUEST_TIMEOUT_MS (the server's statement timeout, 60000),
 #   BENCH_POOL_SIZE (twice the cores: the database shares them; see the README),
 #   PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), BENCH_SKIP_BUILD=1,
-#   BENCH_KEEP_SQL=<dir> (copy the generated pgbench scripts there).
+#   BENCH_KEEP_SQL=<dir> (copy the generated pgbench scripts there),
+#   BENCH_RATE_LIMITS=1 and BENCH_LOG_LEVEL=info (the production defaults: the limiter
+#   runs, with limits no load reaches, and every request writes a log line).
 # Needs: cargo, psql, pgbench, wrk (apt-get install wrk), curl; a PostgreSQL the
 # PGUSER may create databases on. Only 127.0.0.1 is targeted.
 set -euo pipefail
@@ -147,7 +149,7 @@ DB_SIZE="$(q "SELECT pg_size_pretty(pg_database_size('$DB'))")"
 echo
 echo "machine: $(nproc) cores, $MEM RAM; PostgreSQL $PGVER (same host); loadavg before/after runs: $LOAD_BEFORE / $LOAD_AFTER
 client: wrk -t$THREADS -c$CONNS -d${DURATION}s; pgbench -c$CONNS -j$THREADS -T$DURATION -M prepared"
-echo "server: rev $REV, workers=$WORKERS pool=$POOL log=warn; data: $REFUNDS refunds / $ORDERS_N orders (org $ORG_SLUG, mode test); refunds table+indexes $TABLE_SIZE, database $DB_SIZE; seed time $SEED_SECS"
+echo "server: rev $REV, workers=$WORKERS pool=$POOL log=${BENCH_LOG_LEVEL:-warn} rate-limits=${BENCH_RATE_LIMITS:-0}; data: $REFUNDS refunds / $ORDERS_N orders (org $ORG_SLUG, mode test); refunds table+indexes $TABLE_SIZE, database $DB_SIZE; seed time $SEED_SECS"
 echo
 printf '%-12s | %8s | %9s | %9s | %11s | %9s | %9s | %5s | %s\n' shape req/s p50 p99 \
     "pgbench tps" "pgb p50" "pgb p99" ratio "ratios per round"

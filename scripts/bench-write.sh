@@ -196,7 +196,7 @@ SYNC="$(q "SHOW synchronous_commit")"
 echo
 echo "machine: $(nproc) cores, $MEM RAM; PostgreSQL $PGVER (same host, synchronous_commit=$SYNC); loadavg before/after all runs: $LOAD_BEFORE / $LOAD_AFTER"
 echo "client: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, POST $AMOUNT cent $CURRENCY per request; pgbench -N -c$CONNS -j$THREADS -T$DURATION (scale $SCALE)"
-echo "server: rev $REV, workers=$WORKERS pool=$POOL log=warn; data: $REFUNDS refunds before, $REFUNDS_NOW after / $ORDERS_N orders (org $ORG_SLUG, mode test); database $DB_SIZE; seed time $SEED_SECS"
+echo "server: rev $REV, workers=$WORKERS pool=$POOL log=${BENCH_LOG_LEVEL:-warn} rate-limits=${BENCH_RATE_LIMITS:-0}; data: $REFUNDS refunds before, $REFUNDS_NOW after / $ORDERS_N orders (org $ORG_SLUG, mode test); database $DB_SIZE; seed time $SEED_SECS"
 echo
 printf '%-14s | %9s | %9s | %9s | %7s | %s\n' shape creates/s p50 p99 non-2xx "loadavg before -> after"
 printf '%s\n' "---------------|-----------|-----------|-----------|---------|------------------------"

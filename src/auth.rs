@@ -97,14 +97,20 @@ struct Verified {
 
 impl Verified {
     fn get(&self, token: &str, leeway: u64) -> Option<Auth> {
+        self.with(token, leeway, Auth::clone)
+    }
+
+    /// `f` of what a remembered token grants, while the token has not expired.
+    fn with<T>(&self, token: &str, leeway: u64, f: impl FnOnce(&Auth) -> T) -> Option<T> {
         if self.capacity == 0 {
             return None;
         }
-        let auth = self.tokens.lock().ok()?.get(token).cloned()?;
+        let tokens = self.tokens.lock().ok()?;
+        let auth = tokens.get(token)?;
         let now = jsonwebtoken::get_current_timestamp();
         // jsonwebtoken's own rule: expired once `exp < now - leeway`.
         let exp = u64::try_from(auth.claims.exp).unwrap_or(0);
-        (exp >= now.saturating_sub(leeway)).then_some(auth)
+        (exp >= now.saturating_sub(leeway)).then(|| f(auth))
     }
 
     fn put(&self, token: &str, auth: &Auth) {
@@ -155,6 +161,13 @@ impl Keys {
         let auth = Auth { claims, scope };
         self.verified.put(token, &auth);
         Ok(auth)
+    }
+
+    /// Whether a token that passed verification, remembered and unexpired, is a test one:
+    /// the rate limiter's question, answered without decoding the token again.
+    pub fn remembered_test_mode(&self, token: &str) -> Option<bool> {
+        self.verified
+            .with(token, self.leeway, |auth| auth.claims.test)
     }
 
     /// Verifies a token: `UNAUTHORIZED` when it is not a JWT at all, `INVALID_TOKEN`
@@ -350,6 +363,35 @@ mod tests {
         keys.verified.put(&expired, &auth);
         let err = keys.authenticate(&expired).unwrap_err();
         assert_eq!(err.code, Code::InvalidToken);
+    }
+
+    #[test]
+    fn the_rate_limiter_learns_the_mode_of_verified_tokens_only() {
+        let keys = Keys::new(SECRET, None, 30, 10).unwrap();
+        let test = sign(&claims("org-a", now() + 600), SECRET).unwrap();
+        let live = sign(
+            &Claims {
+                test: false,
+                ..claims("org-a", now() + 600)
+            },
+            SECRET,
+        )
+        .unwrap();
+        assert_eq!(keys.remembered_test_mode(&test), None, "not verified yet");
+        keys.authenticate(&test).unwrap();
+        keys.authenticate(&live).unwrap();
+        assert_eq!(keys.remembered_test_mode(&test), Some(true));
+        assert_eq!(keys.remembered_test_mode(&live), Some(false));
+        let forged = sign(&claims("org-a", now() + 600), "another-secret").unwrap();
+        keys.authenticate(&forged).unwrap_err();
+        assert_eq!(keys.remembered_test_mode(&forged), None);
+        let mut expired = keys.authenticate(&test).unwrap();
+        expired.claims.exp = now() - 60;
+        keys.verified.put(&test, &expired);
+        assert_eq!(keys.remembered_test_mode(&test), None, "expired");
+        let off = Keys::new(SECRET, None, 30, 0).unwrap();
+        off.authenticate(&test).unwrap();
+        assert_eq!(off.remembered_test_mode(&test), None, "memory off");
     }
 
     #[test]

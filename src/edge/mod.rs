@@ -68,8 +68,9 @@ fn route_label(req: &actix_web::HttpRequest) -> String {
 }
 
 /// The rate-limit client: the bearer token (hashed, never kept) or the peer address, and
-/// whether the token is in test mode (read without verification: only the limits depend on it).
-fn client_of(req: &ServiceRequest) -> (String, bool) {
+/// whether the token is in test mode: remembered from its verification, else read without
+/// verifying (only the limits depend on it; decoding took a sixth of a retrieve's work).
+fn client_of(req: &ServiceRequest, keys: &crate::auth::Keys) -> (String, bool) {
     use std::hash::{Hash, Hasher};
     let bearer = req
         .headers()
@@ -82,10 +83,12 @@ fn client_of(req: &ServiceRequest) -> (String, bool) {
         Some(token) => {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             token.hash(&mut h);
-            let test = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token)
-                .ok()
-                .and_then(|d| d.claims.get("test").and_then(serde_json::Value::as_bool))
-                .unwrap_or(false);
+            let test = keys.remembered_test_mode(token).unwrap_or_else(|| {
+                jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token)
+                    .ok()
+                    .and_then(|d| d.claims.get("test").and_then(serde_json::Value::as_bool))
+                    .unwrap_or(false)
+            });
             (format!("token:{:x}", h.finish()), test)
         }
         None => {
@@ -114,7 +117,7 @@ pub async fn rate_limit(
     } else {
         Class::Write
     };
-    let (client, test_mode) = client_of(&req);
+    let (client, test_mode) = client_of(&req, &state.keys);
     let verdict = state
         .limiter
         .check(&client, class, test_mode, Instant::now());

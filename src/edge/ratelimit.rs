@@ -63,7 +63,8 @@ impl Limits {
 pub struct RateLimiter {
     reads: Limits,
     writes: Limits,
-    clients: Mutex<HashMap<(String, Class), VecDeque<Instant>>>,
+    /// Per client, the log of each class (indexed by `Class as usize`).
+    clients: Mutex<HashMap<String, [VecDeque<Instant>; 2]>>,
     last_sweep: Mutex<Instant>,
 }
 
@@ -92,7 +93,12 @@ impl RateLimiter {
         let windows = limits.windows(test_mode);
         self.sweep(now);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        let log = clients.entry((client.to_owned(), class)).or_default();
+        // Look up before inserting: a known client costs no key allocation.
+        let logs = match clients.get_mut(client) {
+            Some(logs) => logs,
+            None => clients.entry(client.to_owned()).or_default(),
+        };
+        let log = &mut logs[class as usize];
         let longest = windows.iter().map(|w| w.interval).max().unwrap_or_default();
         while log
             .front()
@@ -100,19 +106,17 @@ impl RateLimiter {
         {
             log.pop_front();
         }
-        let used = |log: &VecDeque<Instant>, w: &Window| {
-            log.iter()
-                .filter(|t| now.duration_since(**t) < w.interval)
-                .count() as u32
+        // The log is in time order (see the push below), so a window's requests are a
+        // suffix found by binary search: a large configured limit costs log(limit) per
+        // request, not a scan of every logged request.
+        let first_inside = |log: &VecDeque<Instant>, w: &Window| {
+            log.partition_point(|t| now.duration_since(*t) >= w.interval)
         };
+        let used = |log: &VecDeque<Instant>, w: &Window| (log.len() - first_inside(log, w)) as u32;
         let refused = windows.iter().find(|w| used(log, w) >= w.limit).copied();
         if let Some(w) = refused {
             // The oldest request inside the window frees a slot when it leaves it.
-            let oldest = log
-                .iter()
-                .find(|t| now.duration_since(**t) < w.interval)
-                .copied()
-                .unwrap_or(now);
+            let oldest = log.get(first_inside(log, &w)).copied().unwrap_or(now);
             let retry_after = w.interval.saturating_sub(now.duration_since(oldest));
             return Verdict {
                 allowed: false,
@@ -121,7 +125,10 @@ impl RateLimiter {
                 retry_after,
             };
         }
-        log.push_back(now);
+        // `now` was read before the lock, so another thread may have logged a later
+        // instant already; logging the later of the two keeps the log ordered.
+        let at = log.back().map_or(now, |last| (*last).max(now));
+        log.push_back(at);
         let (window, remaining) = windows
             .iter()
             .map(|w| (*w, w.limit.saturating_sub(used(log, w))))
@@ -143,9 +150,11 @@ impl RateLimiter {
         }
         *last = now;
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients.retain(|_, log| {
-            log.back()
-                .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60))
+        clients.retain(|_, logs| {
+            logs.iter().any(|log| {
+                log.back()
+                    .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60))
+            })
         });
     }
 }
@@ -185,6 +194,62 @@ mod tests {
             l.check("a", Class::Read, false, t0 + Duration::from_secs(10))
                 .allowed,
             "the first request left the window"
+        );
+    }
+
+    #[test]
+    fn verdicts_match_a_full_scan_of_the_log_with_unordered_instants() {
+        let (per_minute, burst) = (1_000usize, 300usize);
+        let l = limiter(per_minute as u32, burst as u32);
+        let t0 = Instant::now();
+        // The reference: the logged instants, scanned in full for each request.
+        let mut log: Vec<Instant> = Vec::new();
+        let mut seed = 7u64;
+        let (mut allowed, mut refused) = (0, 0);
+        for n in 0..6_000u64 {
+            // Mostly forward in time, now and then a few ms back: threads read the clock
+            // before they take the lock.
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let back = (seed >> 33) % 16 * 4;
+            let at = t0 + Duration::from_millis((n * 20 + 20).saturating_sub(back));
+            // Like the limiter, forget what is a minute old by this request's clock.
+            while log
+                .first()
+                .is_some_and(|t| at.duration_since(*t) >= Duration::from_secs(60))
+            {
+                log.remove(0);
+            }
+            let inside = |log: &[Instant], secs: u64| {
+                log.iter()
+                    .filter(|t| at.duration_since(**t) < Duration::from_secs(secs))
+                    .count()
+            };
+            let (minute, ten) = (inside(&log, 60), inside(&log, 10));
+            let v = l.check("a", Class::Read, false, at);
+            if minute < per_minute && ten < burst {
+                assert!(v.allowed, "request {n}");
+                log.push(log.last().map_or(at, |last| (*last).max(at)));
+                let left = (per_minute - minute - 1).min(burst - ten - 1);
+                assert_eq!(v.remaining as usize, left, "request {n}");
+                allowed += 1;
+            } else {
+                assert!(!v.allowed, "request {n}");
+                let secs = if minute >= per_minute { 60 } else { 10 };
+                let oldest = log
+                    .iter()
+                    .find(|t| at.duration_since(**t) < Duration::from_secs(secs))
+                    .copied()
+                    .unwrap_or(at);
+                let wait = Duration::from_secs(secs).saturating_sub(at.duration_since(oldest));
+                assert_eq!(v.retry_after, wait, "request {n}");
+                refused += 1;
+            }
+        }
+        assert!(
+            allowed > 1_500 && refused > 1_500,
+            "{allowed} allowed, {refused} refused"
         );
     }
 
