@@ -63,8 +63,7 @@ impl Limits {
 pub struct RateLimiter {
     reads: Limits,
     writes: Limits,
-    /// Per client, the log of each class (indexed by `Class as usize`).
-    clients: Mutex<HashMap<String, [VecDeque<Instant>; 2]>>,
+    clients: Mutex<HashMap<(String, Class), VecDeque<Instant>>>,
     last_sweep: Mutex<Instant>,
 }
 
@@ -93,12 +92,7 @@ impl RateLimiter {
         let windows = limits.windows(test_mode);
         self.sweep(now);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        // Look up before inserting: a known client costs no key allocation.
-        let logs = match clients.get_mut(client) {
-            Some(logs) => logs,
-            None => clients.entry(client.to_owned()).or_default(),
-        };
-        let log = &mut logs[class as usize];
+        let log = clients.entry((client.to_owned(), class)).or_default();
         let longest = windows.iter().map(|w| w.interval).max().unwrap_or_default();
         while log
             .front()
@@ -150,11 +144,9 @@ impl RateLimiter {
         }
         *last = now;
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients.retain(|_, logs| {
-            logs.iter().any(|log| {
-                log.back()
-                    .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60))
-            })
+        clients.retain(|_, log| {
+            log.back()
+                .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60))
         });
     }
 }
