@@ -10,7 +10,7 @@
 #   retrieve       /api/refunds/<id> of one real refund
 # Beside each shape, pgbench replays the SQL the service issues for one such request
 # (unfiltered list: one page query carrying the maintained count; filtered list: the page
-# query, then COUNT(*); retrieve: one SELECT with id = ANY($3); no pool check, which a
+# query, then COUNT(*); retrieve: one SELECT with id = $3; no pool check, which a
 # busy pool skips: pool_check_idle_ms), so its TPS is the database-only ceiling; "ratio"
 # is HTTP req/s divided by that TPS, paired per round (BENCH_ROUNDS) and reported as the
 # median. pgbench logs each transaction's latency (-l), so the database's own p50/p99 at
@@ -63,7 +63,7 @@ FILTERED='(((("refunds"."organization_id" = :org) AND ("refunds"."mode" = :mode)
 # Unfiltered lists read the maintained, sharded count (record_counts) in the page query
 # itself, as a scalar subquery, when the schema has it; else they run COUNT(*) first.
 if [[ -n "$(q "SELECT to_regclass('record_counts')")" ]]; then
-    WHOLE_PAGE='SELECT '"$COLS"', (SELECT CAST(SUM("record_counts"."record_count") AS BIGINT) FROM "record_counts" WHERE "record_counts"."organization_id" = :org AND "record_counts"."mode" = :mode AND "record_counts"."resource_type" = :rtype) FROM "refunds" WHERE ('"$SCOPE"') ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size;'
+    WHOLE_PAGE='SELECT '"$COLS"', (SELECT CAST(SUM("record_counts"."record_count") AS BIGINT) FROM "record_counts" WHERE "record_counts"."organization_id" = :org AND "record_counts"."mode" = :mode AND "record_counts"."resource_type" = :rtype) FROM "refunds" WHERE ('"$SCOPE"') ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT 25;'
     # Later pages select their ids first (an index-only scan over the skipped rows).
     LATER_PAGE='SELECT '"$COLS"', (SELECT CAST(SUM("record_counts"."record_count") AS BIGINT) FROM "record_counts" WHERE "record_counts"."organization_id" = :org AND "record_counts"."mode" = :mode AND "record_counts"."resource_type" = :rtype) FROM "refunds" WHERE (('"$SCOPE"') AND "refunds"."id" IN (SELECT "refunds"."id" FROM "refunds" WHERE ('"$SCOPE"') ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC LIMIT :size OFFSET :off)) ORDER BY "refunds"."created_at" DESC, "refunds"."id" ASC;'
     COUNT_NOTE="unfiltered lists: one page query with the maintained count (record_counts shards) as a subquery, page 50 selecting its ids first; list-filter: page query, then COUNT(*)"
@@ -81,7 +81,7 @@ EOF
 cat >"$TMP/list-filter.sql" <<EOF
 \set size 25
 \set gt 5000
-SELECT $COLS FROM "refunds" WHERE $FILTERED ORDER BY "refunds"."amount_cents" ASC, "refunds"."id" ASC LIMIT :size;
+SELECT $COLS FROM "refunds" WHERE $FILTERED ORDER BY "refunds"."amount_cents" ASC, "refunds"."id" ASC LIMIT 25;
 SELECT COUNT(*) FROM "refunds" WHERE $FILTERED;
 EOF
 cat >"$TMP/list-page50.sql" <<EOF
@@ -90,7 +90,7 @@ cat >"$TMP/list-page50.sql" <<EOF
 $LATER_PAGE
 EOF
 cat >"$TMP/retrieve.sql" <<EOF
-SELECT $COLS FROM "refunds" WHERE ((${SCOPE}) AND ("refunds"."id" = ANY(:ids))) ORDER BY "refunds"."id" ASC;
+SELECT $COLS FROM "refunds" WHERE ((${SCOPE}) AND ("refunds"."id" = :rid)) ORDER BY "refunds"."id" ASC;
 EOF
 if [[ -n "${BENCH_KEEP_SQL:-}" ]]; then
     mkdir -p "$BENCH_KEEP_SQL" && cp "$TMP"/*.sql "$BENCH_KEEP_SQL"/
@@ -116,7 +116,7 @@ for round in $(seq 1 "$ROUNDS"); do
     rm -f "$TMP/pglog".*
     pgbench -n -M prepared -c"$CONNS" -j"$THREADS" -T"$DURATION" -f "$TMP/$shape.sql" \
         -l --log-prefix="$TMP/pglog" \
-        -D org="$ORG_ID" -D mode=test -D cur=EUR -D rtype=refunds -D ids="{$REFUND_ID}" "$DB" \
+        -D org="$ORG_ID" -D mode=test -D cur=EUR -D rtype=refunds -D rid="$REFUND_ID" "$DB" \
         >"$TMP/$shape.pgb" 2>"$TMP/$shape.pgb.err" \
         || { cat "$TMP/$shape.pgb" "$TMP/$shape.pgb.err" >&2; exit 1; }
     tps="$(awk '/^tps = / { printf "%.0f", $3 }' "$TMP/$shape.pgb")"

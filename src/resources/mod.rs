@@ -202,6 +202,8 @@ macro_rules! list_impl {
                 query.then_order_by($table::id.asc())
             };
             let mut query = sorted(base()?);
+            // A first page's size goes into the statement itself (see `sql::Limited`).
+            let mut limit = None;
             match q.page {
                 Some(page) if page.offset() > 0 => {
                     // A later page: its ids first, where an index-only scan steps over the
@@ -217,7 +219,7 @@ macro_rules! list_impl {
                             .filter($crate::resources::sql::in_query($table::id, ids)),
                     );
                 }
-                Some(page) => query = query.limit(i64::from(page.size)),
+                Some(page) => limit = Some(page.size),
                 None => {}
             }
             // The columns, as one piece of SQL made once (see `db::columns`).
@@ -241,18 +243,17 @@ macro_rules! list_impl {
                     q.scope.mode,
                     stringify!($table),
                 );
-                for item in query
-                    .select((columns(), total))
+                for item in $crate::resources::sql::limited(query.select((columns(), total)), limit)
                     .load_iter::<($row, Option<i64>), diesel::connection::DefaultLoadingMode>(
-                    conn,
-                )? {
+                        conn,
+                    )?
+                {
                     let (row, n) = item?;
                     count = n;
                     records.push(view(row, q.scope));
                 }
             } else {
-                for row in query
-                    .select(columns())
+                for row in $crate::resources::sql::limited(query.select(columns()), limit)
                     .load_iter::<$row, diesel::connection::DefaultLoadingMode>(conn)?
                 {
                     records.push(view(row?, q.scope));

@@ -217,3 +217,67 @@ crate::on_both_backends!(
     sort_by_amount_descending,
     money_is_presented_per_currency,
 );
+
+#[derive(diesel::QueryableByName, Debug)]
+struct Prepared {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generic_plans: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    custom_plans: i64,
+}
+
+/// PostgreSQL plans a prepared statement once for all when its generic plan costs no more
+/// than a custom one. A bound `LIMIT` (costed as a tenth of the table) or `id = ANY($n)`
+/// for one id never does, so each request was planned again: at a million rows, planning
+/// took twice as long as running a first page.
+#[actix_web::test]
+async fn postgres_plans_first_pages_and_retrieves_once() {
+    use diesel::RunQueryDsl;
+    // One connection: every request's statements are prepared on it.
+    let app = TestApp::with(crate::common::Backend::Postgres, |s| s.pool_size = 1).await;
+    // Enough rows (some 4,500) that a tenth of them costs more than planning: on a few
+    // hundred, even a bound `LIMIT` gets its generic plan, and this test could not fail.
+    app.seed("acme", 3000, 5);
+    let mut conn = app.state.pool.get().unwrap();
+    diesel::sql_query("ANALYZE").execute(&mut **conn).unwrap();
+    drop(conn);
+    let tok = token("acme");
+    let id = first_id(&app, &tok).await;
+    let page = "/api/refunds?sort=-created_at&page[size]=25";
+    for _ in 0..8 {
+        assert_eq!(app.get(page, &tok).await.0, StatusCode::OK);
+        let (status, body) = app.get(&format!("/api/refunds/{id}"), &tok).await;
+        assert_eq!(
+            (status, body["data"]["id"].as_str()),
+            (StatusCode::OK, Some(&*id))
+        );
+    }
+    let mut conn = app.state.pool.get().unwrap();
+    let prepared: Vec<Prepared> = diesel::sql_query(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements",
+    )
+    .load(&mut **conn)
+    .unwrap();
+    let plans = |what: &str, is: &dyn Fn(&str) -> bool| {
+        let p = prepared
+            .iter()
+            .find(|p| p.statement.starts_with("SELECT \"refunds\".\"id\",") && is(&p.statement))
+            .unwrap_or_else(|| panic!("no {what} statement in {prepared:#?}"));
+        (p.generic_plans, p.custom_plans)
+    };
+    let first = plans("first page", &|s| {
+        s.contains("\"created_at\" DESC") && s.ends_with("LIMIT 25")
+    });
+    let one = plans("retrieve", &|s| {
+        s.contains("\"refunds\".\"id\" = $") && !s.contains("LIMIT")
+    });
+    // Nine executions each: PostgreSQL tries five custom plans, then keeps the generic one.
+    for (what, (generic, custom)) in [("first page", first), ("retrieve", one)] {
+        assert!(
+            generic >= 3 && custom <= 5,
+            "{what}: {generic} generic, {custom} custom plans"
+        );
+    }
+}
