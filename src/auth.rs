@@ -258,29 +258,38 @@ pub fn scope_of(claims: &Claims) -> ApiResult<Scope> {
     })
 }
 
+/// The token of an `Authorization: Bearer <token>` header, if it has one. The scheme is
+/// case-insensitive (RFC 7235), for the rate limiter as for authentication: a client
+/// writing `bearer` must not be counted as its address instead of its token.
+pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
+    let header = headers
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = (header.get(..7)?, header.get(7..)?);
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer ") && !token.is_empty()).then_some(token)
+}
+
 fn authenticate(req: &HttpRequest) -> ApiResult<Auth> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
-    let header = req
+    if !req
         .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::new(Code::Unauthorized, "A bearer token is required"))?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::Unauthorized,
-                "The Authorization header must be `Bearer <token>`",
-            )
-        })?;
+        .contains_key(actix_web::http::header::AUTHORIZATION)
+    {
+        return Err(ApiError::new(
+            Code::Unauthorized,
+            "A bearer token is required",
+        ));
+    }
+    let token = bearer_token(req.headers()).ok_or_else(|| {
+        ApiError::new(
+            Code::Unauthorized,
+            "The Authorization header must be `Bearer <token>`",
+        )
+    })?;
     state.keys.authenticate(token)
 }
 
@@ -296,6 +305,31 @@ impl FromRequest for Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        use actix_web::http::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+        let token_of = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            bearer_token(&headers).map(str::to_owned)
+        };
+        for (value, token) in [
+            ("Bearer a.b.c", Some("a.b.c")),
+            ("bearer a.b.c", Some("a.b.c")),
+            ("BEARER  a.b.c ", Some("a.b.c")),
+            ("Bearer", None),
+            ("Bearer ", None),
+            ("Bearer   ", None),
+            ("Bearera.b.c", None),
+            ("Basic a.b.c", None),
+            ("Token a.b.c", None),
+            ("", None),
+        ] {
+            assert_eq!(token_of(value).as_deref(), token, "{value:?}");
+        }
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
 
     const SECRET: &str = "a-test-secret";
 

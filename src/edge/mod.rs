@@ -72,14 +72,7 @@ fn route_label(req: &actix_web::HttpRequest) -> String {
 /// verifying (only the limits depend on it; decoding took a sixth of a retrieve's work).
 fn client_of(req: &ServiceRequest, keys: &crate::auth::Keys) -> (String, bool) {
     use std::hash::{Hash, Hasher};
-    let bearer = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    match bearer {
+    match crate::auth::bearer_token(req.headers()) {
         Some(token) => {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             token.hash(&mut h);

@@ -53,6 +53,12 @@ async fn rate_limits(backend: Backend) {
         .unwrap();
     assert!((1..=10).contains(&retry), "{retry}");
     assert_json_snapshot!("too_many_requests", body, { ".errors[0].detail" => "[detail]", ".errors[0].meta.retry_after" => "[seconds]" });
+    // The scheme is case-insensitive: `bearer` spends the same token's budget, not the
+    // client address's.
+    let lower = atest::TestRequest::get()
+        .uri("/api/refunds")
+        .insert_header(("Authorization", format!("bearer {test_mode}")));
+    assert_eq!(app.raw(lower, None).await.0, StatusCode::TOO_MANY_REQUESTS);
     // Live mode has the full limit; other clients and writes have their own budgets.
     let live = TokenSpec {
         test: false,
