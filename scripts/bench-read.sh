@@ -14,7 +14,9 @@
 # busy pool skips: pool_check_idle_ms), so its TPS is the database-only ceiling; "ratio"
 # is HTTP req/s divided by that TPS, paired per round (BENCH_ROUNDS) and reported as the
 # median. pgbench's mean latency and its p99 (from its transaction log, -l) at the same
-# concurrency stand beside the service's p50/p99.
+# concurrency stand beside the service's p50/p99. Beside req/s, the CPU time each request
+# cost the server and PostgreSQL (from /proc, during the wrk run): on cores they share, the
+# ratio is about (PostgreSQL + pgbench) / (PostgreSQL + server + wrk).
 # Finally prints the server's RSS (VmRSS now, VmHWM peak), machine and data size.
 #
 # Usage: scripts/bench-read.sh [--drop] [--reuse] [ORDERS]
@@ -100,7 +102,17 @@ LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 # Rounds: each shape's wrk run is followed at once by its pgbench run, and the ratio is
 # taken per round, so a machine that speeds up or slows down between runs (a shared VM
 # does) moves both sides of a ratio together. Medians are reported.
-declare -A RPS P50 P99 TPS NON2XX RATIOS RPS_ALL TPS_ALL P50_ALL P99_ALL PG50_ALL PG99_ALL
+declare -A RPS P50 P99 TPS NON2XX RATIOS RPS_ALL TPS_ALL P50_ALL P99_ALL PG50_ALL PG99_ALL SVC_ALL PGCPU_ALL
+# CPU time (user + system, in clock ticks) of the server, and of every PostgreSQL process:
+# divided by the requests of a run, they say where each request's time went on the shared
+# cores, which is what bounds a ratio.
+TICK_US="$(( 1000000 / $(getconf CLK_TCK) ))"
+server_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+pg_ticks() {
+    local p
+    for p in $(pgrep -x postgres); do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done \
+        | awk '{ s += $1 } END { print s + 0 }'
+}
 for round in $(seq 1 "$ROUNDS"); do
   for shape in "${SHAPES[@]}"; do
     url="$BASE${URL[$shape]}"
@@ -109,9 +121,14 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "$shape: HTTP $code from $url" >&2; cat "$TMP/$shape.json" >&2; exit 1
     fi
     log "round $round/$ROUNDS $shape: wrk -t$THREADS -c$CONNS -d${DURATION}s  ${URL[$shape]}"
+    svc0="$(server_ticks)" pg0="$(pg_ticks)"
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
         -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
+    svc1="$(server_ticks)" pg1="$(pg_ticks)"
     bench_wrk_parse "$TMP/$shape.wrk" "$shape"
+    n="$(awk '/requests in/ { print $1 }' "$TMP/$shape.wrk")"
+    SVC_ALL[$shape]+="$(awk -v t=$((svc1 - svc0)) -v n="$n" -v us="$TICK_US" 'BEGIN { printf "%.0f", t * us / n }') "
+    PGCPU_ALL[$shape]+="$(awk -v t=$((pg1 - pg0)) -v n="$n" -v us="$TICK_US" 'BEGIN { printf "%.0f", t * us / n }') "
     log "round $round/$ROUNDS $shape: pgbench -n -M prepared -c$CONNS -j$THREADS -T$DURATION"
     rm -f "$TMP/pglog".*
     pgbench -n -M prepared -c"$CONNS" -j"$THREADS" -T"$DURATION" -f "$TMP/$shape.sql" \
@@ -155,16 +172,20 @@ echo "machine: $(nproc) cores, $MEM RAM; PostgreSQL $PGVER (same host); loadavg 
 client: wrk -t$THREADS -c$CONNS -d${DURATION}s; pgbench -c$CONNS -j$THREADS -T$DURATION -M prepared"
 echo "server: rev $REV, workers=$WORKERS pool=$POOL log=${BENCH_LOG_LEVEL:-warn} rate-limits=${BENCH_RATE_LIMITS:-0}; data: $REFUNDS refunds / $ORDERS_N orders (org $ORG_SLUG, mode test); refunds table+indexes $TABLE_SIZE, database $DB_SIZE; seed time $SEED_SECS"
 echo
-printf '%-12s | %8s | %9s | %9s | %11s | %9s | %9s | %5s | %s\n' shape req/s p50 p99 \
+printf '%-12s | %8s | %9s | %9s | %7s | %7s | %11s | %9s | %9s | %5s | %s\n' shape req/s p50 p99 \
+    "svc cpu" "pg cpu" \
     "pgbench tps" "pgb avg" "pgb p99" ratio "ratios per round"
-printf '%s\n' "-------------|----------|-----------|-----------|-------------|-----------|-----------|-------|-----------------"
+printf '%s\n' "-------------|----------|-----------|-----------|---------|---------|-------------|-----------|-----------|-------|-----------------"
 for shape in "${SHAPES[@]}"; do
-    printf '%-12s | %8s | %7.2fms | %7.2fms | %11s | %7.2fms | %7.2fms | %5.2f | %s\n' "$shape" \
+    printf '%-12s | %8s | %7.2fms | %7.2fms | %5sus | %5sus | %11s | %7.2fms | %7.2fms | %5.2f | %s\n' "$shape" \
         "$(median ${RPS_ALL[$shape]})" "$(median ${P50_ALL[$shape]})" "$(median ${P99_ALL[$shape]})" \
+        "$(median ${SVC_ALL[$shape]})" "$(median ${PGCPU_ALL[$shape]})" \
         "$(median ${TPS_ALL[$shape]})" "$(median ${PG50_ALL[$shape]})" "$(median ${PG99_ALL[$shape]})" \
         "$(median ${RATIOS[$shape]})" "${RATIOS[$shape]% }"
 done
-echo "(medians of $ROUNDS rounds; ratio: the median of each round's req/s over the pgbench tps"
+echo "(medians of $ROUNDS rounds; svc/pg cpu: CPU time (user + system) of the server and of all"
+echo " PostgreSQL processes per request during the wrk run;"
+echo " ratio: the median of each round's req/s over the pgbench tps"
 echo " measured right after it; pgb avg: pgbench's mean latency;"
 echo " pgb p99: from its transaction log)"
 echo "(page[size]=25; page50 = OFFSET 1225, default sort -created_at; pgbench transaction ="
