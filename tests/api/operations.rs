@@ -355,6 +355,35 @@ async fn json_logs_carry_request_ids_and_no_tokens() {
 }
 
 #[actix_web::test]
+async fn text_logs_written_to_a_pipe_carry_no_colour_codes() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let mut server = Server::start_with(
+        &app.database_url,
+        &[
+            ("REFUNDS_LOG_FORMAT", "text"),
+            ("REFUNDS_LOG_LEVEL", "info"),
+        ],
+    );
+    let (status, _) = http(server.port, "GET", "/api/refunds", &token("acme"), None).unwrap();
+    assert_eq!(status, 200);
+    let _ = server.child.kill();
+    let mut logs = String::new();
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("answered"))
+        .unwrap_or_else(|| panic!("no log line for the request in\n{logs}"));
+    assert!(line.contains("status=200"), "{line}");
+    assert!(!logs.contains('\u{1b}'), "escape codes in\n{logs}");
+}
+
+#[actix_web::test]
 async fn sigterm_finishes_in_flight_requests() {
     let app = TestApp::new(Backend::Sqlite).await;
     let p = app.payments("acme", "5004", "EUR", &[1000]);
