@@ -275,20 +275,17 @@ fn authenticate(req: &HttpRequest) -> ApiResult<Auth> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
-    if !req
-        .headers()
-        .contains_key(actix_web::http::header::AUTHORIZATION)
-    {
-        return Err(ApiError::new(
-            Code::Unauthorized,
-            "A bearer token is required",
-        ));
-    }
     let token = bearer_token(req.headers()).ok_or_else(|| {
-        ApiError::new(
-            Code::Unauthorized,
-            "The Authorization header must be `Bearer <token>`",
-        )
+        // Which message only matters once the request is refused.
+        let detail = if req
+            .headers()
+            .contains_key(actix_web::http::header::AUTHORIZATION)
+        {
+            "The Authorization header must be `Bearer <token>`"
+        } else {
+            "A bearer token is required"
+        };
+        ApiError::new(Code::Unauthorized, detail)
     })?;
     state.keys.authenticate(token)
 }

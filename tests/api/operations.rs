@@ -317,18 +317,17 @@ async fn unreachable_database_is_503_and_recovers() {
     }
 }
 
-#[actix_web::test]
-async fn json_logs_carry_request_ids_and_no_tokens() {
-    let app = TestApp::new(Backend::Sqlite).await;
+/// What a server started with log `format` at info level writes to its (piped) stderr
+/// while it answers one `GET /api/refunds` with `tok`.
+fn logs_of_one_request(app: &TestApp, format: &str, tok: &str) -> String {
     let mut server = Server::start_with(
         &app.database_url,
         &[
-            ("REFUNDS_LOG_FORMAT", "json"),
+            ("REFUNDS_LOG_FORMAT", format),
             ("REFUNDS_LOG_LEVEL", "info"),
         ],
     );
-    let tok = token("acme");
-    let (status, _) = http(server.port, "GET", "/api/refunds", &tok, None).expect("answer");
+    let (status, _) = http(server.port, "GET", "/api/refunds", tok, None).expect("answer");
     assert_eq!(status, 200);
     let _ = server.child.kill();
     let mut logs = String::new();
@@ -339,6 +338,14 @@ async fn json_logs_carry_request_ids_and_no_tokens() {
         .unwrap()
         .read_to_string(&mut logs)
         .unwrap();
+    logs
+}
+
+#[actix_web::test]
+async fn json_logs_carry_request_ids_and_no_tokens() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let tok = token("acme");
+    let logs = logs_of_one_request(&app, "json", &tok);
     assert!(!logs.contains(&tok), "the token is never logged");
     let line = logs
         .lines()
@@ -357,24 +364,7 @@ async fn json_logs_carry_request_ids_and_no_tokens() {
 #[actix_web::test]
 async fn text_logs_written_to_a_pipe_carry_no_colour_codes() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let mut server = Server::start_with(
-        &app.database_url,
-        &[
-            ("REFUNDS_LOG_FORMAT", "text"),
-            ("REFUNDS_LOG_LEVEL", "info"),
-        ],
-    );
-    let (status, _) = http(server.port, "GET", "/api/refunds", &token("acme"), None).unwrap();
-    assert_eq!(status, 200);
-    let _ = server.child.kill();
-    let mut logs = String::new();
-    server
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = logs_of_one_request(&app, "text", &token("acme"));
     let line = logs
         .lines()
         .find(|l| l.contains("answered"))
