@@ -35,7 +35,7 @@ bench_database
 bench_read_targets
 SHAPES=(list-first list-page50 retrieve)
 
-declare -A PER_REQUEST REQUESTS
+declare -A PER_REQUEST RPS P50 P99 NON2XX REQUESTS
 for shape in "${SHAPES[@]}"; do
     url="$BASE${URL[$shape]}"
     bench_server valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$shape.%p"
@@ -47,7 +47,7 @@ for shape in "${SHAPES[@]}"; do
     wrk -t1 -c4 -d"${DURATION}s" -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
     callgrind_control -d "$SERVER_PID" >/dev/null
     bench_stop_server
-    REQUESTS[$shape]="$(awk '/requests in/ { print $1 }' "$TMP/$shape.wrk")"
+    bench_wrk_parse "$TMP/$shape.wrk" "$shape"
     # The dump after the reset is part 1 of the profile.
     total="$(awk '/^summary:/ { print $2 }' "$TMP"/cg."$shape".*.1)"
     PER_REQUEST[$shape]="$(awk -v t="$total" -v n="${REQUESTS[$shape]}" 'BEGIN { printf "%.0f", t / n }')"

@@ -11,7 +11,8 @@
 #                       with limits no load reaches; log level BENCH_LOG_LEVEL, default warn;
 #                       statement timeout BENCH_REQUEST_TIMEOUT_MS, default 60 s:
 #                       a 1M-row filtered count behind a checkpoint once took over the 15 s default)
-# bench_wrk_parse F S   read wrk output file F into RPS[S] P50[S] P99[S] NON2XX[S]
+# bench_wrk_parse F S   read wrk output file F into RPS[S] P50[S] P99[S] NON2XX[S] REQUESTS[S]
+#                       (callers declare them with declare -A)
 # bench_facts           sets MEM, PGVER, REV
 # bench_read_targets    the read shapes' ORG_ID, REFUND_ID and URL[list-first|list-filter|
 #                       list-page50|retrieve]
@@ -183,6 +184,7 @@ bench_wrk_parse() {
     P50[$shape]="$(awk '$1 == "50%" { print $2 }' "$file")"
     P99[$shape]="$(awk '$1 == "99%" { print $2 }' "$file")"
     NON2XX[$shape]="$(awk -F: '/Non-2xx/ { gsub(/ /, "", $2); print $2 }' "$file")"
+    REQUESTS[$shape]="$(awk '/requests in/ { print $1 }' "$file")"
 }
 
 bench_facts() {

@@ -102,7 +102,7 @@ LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 # Rounds: each shape's wrk run is followed at once by its pgbench run, and the ratio is
 # taken per round, so a machine that speeds up or slows down between runs (a shared VM
 # does) moves both sides of a ratio together. Medians are reported.
-declare -A RPS P50 P99 TPS NON2XX RATIOS RPS_ALL TPS_ALL P50_ALL P99_ALL PG50_ALL PG99_ALL SVC_ALL PGCPU_ALL
+declare -A RPS P50 P99 TPS NON2XX REQUESTS RATIOS RPS_ALL TPS_ALL P50_ALL P99_ALL PGAVG_ALL PG99_ALL SVC_ALL PGCPU_ALL
 # CPU time (user + system, in clock ticks) of the server, and of every PostgreSQL process:
 # divided by the requests of a run, they say where each request's time went on the shared
 # cores, which is what bounds a ratio.
@@ -113,6 +113,8 @@ pg_ticks() {
     for p in $(pgrep -x postgres); do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done \
         | awk '{ s += $1 } END { print s + 0 }'
 }
+# Microseconds of CPU per request: ticks, requests.
+per_request() { awk -v t="$1" -v n="$2" -v us="$TICK_US" 'BEGIN { printf "%.0f", t * us / n }'; }
 for round in $(seq 1 "$ROUNDS"); do
   for shape in "${SHAPES[@]}"; do
     url="$BASE${URL[$shape]}"
@@ -126,9 +128,8 @@ for round in $(seq 1 "$ROUNDS"); do
         -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
     svc1="$(server_ticks)" pg1="$(pg_ticks)"
     bench_wrk_parse "$TMP/$shape.wrk" "$shape"
-    n="$(awk '/requests in/ { print $1 }' "$TMP/$shape.wrk")"
-    SVC_ALL[$shape]+="$(awk -v t=$((svc1 - svc0)) -v n="$n" -v us="$TICK_US" 'BEGIN { printf "%.0f", t * us / n }') "
-    PGCPU_ALL[$shape]+="$(awk -v t=$((pg1 - pg0)) -v n="$n" -v us="$TICK_US" 'BEGIN { printf "%.0f", t * us / n }') "
+    SVC_ALL[$shape]+="$(per_request $((svc1 - svc0)) "${REQUESTS[$shape]}") "
+    PGCPU_ALL[$shape]+="$(per_request $((pg1 - pg0)) "${REQUESTS[$shape]}") "
     log "round $round/$ROUNDS $shape: pgbench -n -M prepared -c$CONNS -j$THREADS -T$DURATION"
     rm -f "$TMP/pglog".*
     pgbench -n -M prepared -c"$CONNS" -j"$THREADS" -T"$DURATION" -f "$TMP/$shape.sql" \
@@ -141,11 +142,11 @@ for round in $(seq 1 "$ROUNDS"); do
     # and at tens of thousands of statements a second over a third of the transactions are
     # logged as taking 0 us. Its summary's average is measured over the whole run; the
     # log's 99th percentile (third field, microseconds) sits far above those zeros.
-    pg50="$(awk '/^latency average = / { printf "%.2f", $4 }' "$TMP/$shape.pgb")"
+    pgavg="$(awk '/^latency average = / { printf "%.2f", $4 }' "$TMP/$shape.pgb")"
     pg99="$(cat "$TMP/pglog".* | awk '{ print $3 }' | sort -n | awk '
         { v[NR] = $1 }
         END { printf "%.2f\n", v[int((NR + 1) * 0.99)] / 1000 }')"
-    PG50_ALL[$shape]+="$pg50 "
+    PGAVG_ALL[$shape]+="$pgavg "
     PG99_ALL[$shape]+="$pg99 "
     RATIOS[$shape]+="$(awk -v a="${RPS[$shape]}" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print 0 }') "
     RPS_ALL[$shape]+="${RPS[$shape]} "
@@ -180,7 +181,7 @@ for shape in "${SHAPES[@]}"; do
     printf '%-12s | %8s | %7.2fms | %7.2fms | %5sus | %5sus | %11s | %7.2fms | %7.2fms | %5.2f | %s\n' "$shape" \
         "$(median ${RPS_ALL[$shape]})" "$(median ${P50_ALL[$shape]})" "$(median ${P99_ALL[$shape]})" \
         "$(median ${SVC_ALL[$shape]})" "$(median ${PGCPU_ALL[$shape]})" \
-        "$(median ${TPS_ALL[$shape]})" "$(median ${PG50_ALL[$shape]})" "$(median ${PG99_ALL[$shape]})" \
+        "$(median ${TPS_ALL[$shape]})" "$(median ${PGAVG_ALL[$shape]})" "$(median ${PG99_ALL[$shape]})" \
         "$(median ${RATIOS[$shape]})" "${RATIOS[$shape]% }"
 done
 echo "(medians of $ROUNDS rounds; svc/pg cpu: CPU time (user + system) of the server and of all"

@@ -85,7 +85,7 @@ fi
 
 # 4. The two shapes.
 SHAPES=(fresh-capture hot-capture)
-declare -A RPS P50 P99 NON2XX CREATES STATUS SOCKERR LOAD_B LOAD_A ROWS WAITS
+declare -A RPS P50 P99 NON2XX REQUESTS CREATES STATUS SOCKERR LOAD_B LOAD_A ROWS WAITS
 # What the service's PostgreSQL sessions are doing, sampled every 0.2 s while wrk runs:
 # "CPU" (active, no wait event), a wait event such as Lock:transactionid (a row lock
 # held by another transaction; @ the start of the waiting statement) or IO:WALSync (commit
