@@ -16,6 +16,7 @@
 # bench_facts           sets MEM, PGVER, REV
 # bench_read_targets    the read shapes' ORG_ID, REFUND_ID and URL[list-first|list-filter|
 #                       list-page50|retrieve]
+# bench_wait_up B LOG   wait until $SERVER_PID answers B/health (exit, showing LOG, if it dies)
 # bench_stop_server     stop the server (cleanup does it too)
 # bench_finish          stop the server, then drop $DB when DROP=1, else keep it
 # Callers set ORDERS, DB, REUSE before bench_database.
@@ -154,16 +155,21 @@ bench_server() {
         REFUNDS_REQUEST_TIMEOUT_MS="${BENCH_REQUEST_TIMEOUT_MS:-60000}" \
         "$@" "$BIN" serve >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!
-    local _
-    # Up to a minute: under valgrind the server takes a while to start.
-    for _ in $(seq 1 300); do
-        curl -fsS -o /dev/null "$BASE/health" 2>/dev/null && break
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
-        sleep 0.2
-    done
-    curl -fsS -o /dev/null "$BASE/health" || { echo "server did not answer /health" >&2; exit 1; }
+    bench_wait_up "$BASE" "$TMP/server.log"
     RSS_IDLE="$(awk '/^VmRSS/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
     TOKEN="$("$BIN" token --organization "$ORG_SLUG" 2>/dev/null)"
+}
+
+# Waits for $SERVER_PID to answer BASE/health; shows its LOG and exits if it dies first.
+bench_wait_up() {
+    local base="$1" log="$2" _
+    # Up to a minute: under valgrind the server takes a while to start.
+    for _ in $(seq 1 300); do
+        curl -fsS -o /dev/null "$base/health" 2>/dev/null && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
+        sleep 0.2
+    done
+    curl -fsS -o /dev/null "$base/health" || { echo "server did not answer /health" >&2; exit 1; }
 }
 
 bench_read_targets() {

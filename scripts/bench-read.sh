@@ -30,7 +30,9 @@
 #   PGHOST (127.0.0.1), PGPORT (5432), PGUSER (postgres), BENCH_SKIP_BUILD=1,
 #   BENCH_KEEP_SQL=<dir> (copy the generated pgbench scripts there),
 #   BENCH_RATE_LIMITS=1 and BENCH_LOG_LEVEL=info (the production defaults: the limiter
-#   runs, with limits no load reaches, and every request writes a log line).
+#   runs, with limits no load reaches, and every request writes a log line),
+#   BENCH_FLOOR=1 (then also measure the stack's floor, examples/stack_floor.rs, on port
+#   BENCH_PORT + 1: shapes floor-first and floor-retrieve, against the same pgbench ceilings).
 # Needs: cargo, psql, pgbench, wrk (apt-get install wrk), curl; a PostgreSQL the
 # PGUSER may create databases on. Only 127.0.0.1 is targeted.
 set -euo pipefail
@@ -44,6 +46,11 @@ bench_init
 
 # 1. Build, database, seed.
 bench_build
+FLOOR_BIN="$REPO/target/release/examples/stack_floor"
+if [[ "${BENCH_FLOOR:-0}" == 1 && "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    log "cargo build --release --example stack_floor"
+    (cd "$REPO" && cargo build --release --quiet --example stack_floor)
+fi
 bench_database
 
 bench_read_targets
@@ -115,14 +122,15 @@ pg_ticks() {
 }
 # Microseconds of CPU per request: ticks, requests.
 per_request() { awk -v t="$1" -v n="$2" -v us="$TICK_US" 'BEGIN { printf "%.0f", t * us / n }'; }
-for round in $(seq 1 "$ROUNDS"); do
-  for shape in "${SHAPES[@]}"; do
-    url="$BASE${URL[$shape]}"
+# One round of one shape: wrk on URL, then pgbench on the shape's script (SQL named by
+# the shape, or by the third argument).
+measure() {
+    local shape="$1" url="$2" sql="${3:-$1}" code svc0 pg0 svc1 pg1 tps pgavg pg99
     code="$(curl -sS -o "$TMP/$shape.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url")"
     if [[ "$code" != 200 ]]; then
         echo "$shape: HTTP $code from $url" >&2; cat "$TMP/$shape.json" >&2; exit 1
     fi
-    log "round $round/$ROUNDS $shape: wrk -t$THREADS -c$CONNS -d${DURATION}s  ${URL[$shape]}"
+    log "round $round/$ROUNDS $shape: wrk -t$THREADS -c$CONNS -d${DURATION}s  $url"
     svc0="$(server_ticks)" pg0="$(pg_ticks)"
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
         -H "Authorization: Bearer $TOKEN" "$url" >"$TMP/$shape.wrk"
@@ -132,7 +140,7 @@ for round in $(seq 1 "$ROUNDS"); do
     PGCPU_ALL[$shape]+="$(per_request $((pg1 - pg0)) "${REQUESTS[$shape]}") "
     log "round $round/$ROUNDS $shape: pgbench -n -M prepared -c$CONNS -j$THREADS -T$DURATION"
     rm -f "$TMP/pglog".*
-    pgbench -n -M prepared -c"$CONNS" -j"$THREADS" -T"$DURATION" -f "$TMP/$shape.sql" \
+    pgbench -n -M prepared -c"$CONNS" -j"$THREADS" -T"$DURATION" -f "$TMP/$sql.sql" \
         -l --log-prefix="$TMP/pglog" \
         -D org="$ORG_ID" -D mode=test -D cur=EUR -D rtype=refunds -D rid="$REFUND_ID" "$DB" \
         >"$TMP/$shape.pgb" 2>"$TMP/$shape.pgb.err" \
@@ -156,12 +164,39 @@ for round in $(seq 1 "$ROUNDS"); do
     if [[ -n "${NON2XX[$shape]}" ]]; then
         echo "  warning: $shape had ${NON2XX[$shape]} non-2xx responses in round $round" >&2
     fi
+}
+for round in $(seq 1 "$ROUNDS"); do
+  for shape in "${SHAPES[@]}"; do
+    measure "$shape" "$BASE${URL[$shape]}"
   done
 done
 
 # 5. Server memory after the runs.
 RSS_NOW="$(awk '/^VmRSS/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
 RSS_PEAK="$(awk '/^VmHWM/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
+
+# 5b. BENCH_FLOOR=1: the stack's floor (examples/stack_floor.rs) on the same data: the fixed
+# crates alone loading the same rows and answering with the documents the server just
+# rendered, against the same pgbench scripts. What it costs, no engine on this stack and
+# machine can go below; its ratio is the most any can reach.
+if [[ "${BENCH_FLOOR:-0}" == 1 ]]; then
+    FLOOR_BASE="http://127.0.0.1:$((PORT + 1))"
+    curl -fsS -o "$TMP/first.body" -H "Authorization: Bearer $TOKEN" "$BASE${URL[list-first]}"
+    curl -fsS -o "$TMP/retrieve.body" -H "Authorization: Bearer $TOKEN" "$BASE${URL[retrieve]}"
+    bench_stop_server
+    log "starting the stack floor on $FLOOR_BASE (workers $WORKERS, pool $POOL)"
+    FLOOR_BIND="${FLOOR_BASE#http://}" FLOOR_WORKERS="$WORKERS" FLOOR_POOL_SIZE="$POOL" \
+        FLOOR_ORGANIZATION_ID="$ORG_ID" FLOOR_MODE=test \
+        FLOOR_FIRST_BODY="$TMP/first.body" FLOOR_RETRIEVE_BODY="$TMP/retrieve.body" \
+        "$FLOOR_BIN" >"$TMP/floor.log" 2>&1 &
+    SERVER_PID=$!
+    bench_wait_up "$FLOOR_BASE" "$TMP/floor.log"
+    for round in $(seq 1 "$ROUNDS"); do
+        measure floor-first "$FLOOR_BASE/first" list-first
+        measure floor-retrieve "$FLOOR_BASE/retrieve/$REFUND_ID" retrieve
+    done
+    SHAPES+=(floor-first floor-retrieve)
+fi
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # 6. Report.
@@ -173,12 +208,12 @@ echo "machine: $(nproc) cores, $MEM RAM; PostgreSQL $PGVER (same host); loadavg 
 client: wrk -t$THREADS -c$CONNS -d${DURATION}s; pgbench -c$CONNS -j$THREADS -T$DURATION -M prepared"
 echo "server: rev $REV, workers=$WORKERS pool=$POOL log=${BENCH_LOG_LEVEL:-warn} rate-limits=${BENCH_RATE_LIMITS:-0}; data: $REFUNDS refunds / $ORDERS_N orders (org $ORG_SLUG, mode test); refunds table+indexes $TABLE_SIZE, database $DB_SIZE; seed time $SEED_SECS"
 echo
-printf '%-12s | %8s | %9s | %9s | %7s | %7s | %11s | %9s | %9s | %5s | %s\n' shape req/s p50 p99 \
+printf '%-14s | %8s | %9s | %9s | %7s | %7s | %11s | %9s | %9s | %5s | %s\n' shape req/s p50 p99 \
     "svc cpu" "pg cpu" \
     "pgbench tps" "pgb avg" "pgb p99" ratio "ratios per round"
-printf '%s\n' "-------------|----------|-----------|-----------|---------|---------|-------------|-----------|-----------|-------|-----------------"
+printf '%s\n' "---------------|----------|-----------|-----------|---------|---------|-------------|-----------|-----------|-------|-----------------"
 for shape in "${SHAPES[@]}"; do
-    printf '%-12s | %8s | %7.2fms | %7.2fms | %5sus | %5sus | %11s | %7.2fms | %7.2fms | %5.2f | %s\n' "$shape" \
+    printf '%-14s | %8s | %7.2fms | %7.2fms | %5sus | %5sus | %11s | %7.2fms | %7.2fms | %5.2f | %s\n' "$shape" \
         "$(median ${RPS_ALL[$shape]})" "$(median ${P50_ALL[$shape]})" "$(median ${P99_ALL[$shape]})" \
         "$(median ${SVC_ALL[$shape]})" "$(median ${PGCPU_ALL[$shape]})" \
         "$(median ${TPS_ALL[$shape]})" "$(median ${PGAVG_ALL[$shape]})" "$(median ${PG99_ALL[$shape]})" \
@@ -191,6 +226,11 @@ echo " measured right after it; pgb avg: pgbench's mean latency;"
 echo " pgb p99: from its transaction log)"
 echo "(page[size]=25; page50 = OFFSET 1225, default sort -created_at; pgbench transaction ="
 echo " $COUNT_NOTE; retrieve: one SELECT by id)"
+if [[ "${BENCH_FLOOR:-0}" == 1 ]]; then
+    echo "(floor-*: examples/stack_floor.rs, built from the working tree: actix-web, web::block, r2d2"
+    echo " and diesel's PgConnection send the service's statements and answer with a document"
+    echo " rendered beforehand; svc cpu is then the floor's)"
+fi
 echo
 echo "server RSS: idle $RSS_IDLE, after runs $RSS_NOW, peak (VmHWM) $RSS_PEAK"
 

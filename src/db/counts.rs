@@ -17,7 +17,7 @@ use diesel::upsert::excluded;
 use rand::Rng;
 
 use super::schema::record_counts as rc;
-use super::{DbConnection, MultiBackend};
+use super::DbConnection;
 
 /// Counter rows per tenant and type.
 pub const SHARDS: i32 = 16;
@@ -157,10 +157,15 @@ impl diesel::query_builder::QueryId for Total {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl diesel::query_builder::QueryFragment<MultiBackend> for Total {
+// Any backend: the stack-floor benchmark selects it over a plain PgConnection.
+impl<DB> diesel::query_builder::QueryFragment<DB> for Total
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<Text>,
+    String: diesel::serialize::ToSql<Text, DB>,
+{
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
         out.push_sql(
             "(SELECT CAST(SUM(\"record_counts\".\"record_count\") AS BIGINT) \

@@ -309,13 +309,14 @@ impl<Q> diesel::query_builder::QueryId for Limited<Q> {
 
 impl<Q, Conn> diesel::RunQueryDsl<Conn> for Limited<Q> {}
 
-impl<Q> diesel::query_builder::QueryFragment<MultiBackend> for Limited<Q>
+// Any backend: the stack-floor benchmark sends the same first page over a plain PgConnection.
+impl<Q, DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Limited<Q>
 where
-    Q: diesel::query_builder::QueryFragment<MultiBackend>,
+    Q: diesel::query_builder::QueryFragment<DB>,
 {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
         self.query.walk_ast(out.reborrow())?;
         if let Some(limit) = self.limit {

@@ -1,0 +1,136 @@
+//! The stack's floor, for `scripts/bench-read.sh` with `BENCH_FLOOR=1`: what a request
+//! costs on the fixed crates alone (actix-web, `web::block`, r2d2, diesel's `PgConnection`)
+//! when the handler loads the same rows as the service and then answers with a document
+//! rendered beforehand. No query parsing, no auth, no JSON:API engine, no rendering:
+//! the service's own cost is the difference.
+//!
+//! Settings (environment): `DATABASE_URL` (postgres://), `FLOOR_BIND` (127.0.0.1:18181),
+//! `FLOOR_WORKERS` (2), `FLOOR_POOL_SIZE` (4), `FLOOR_ORGANIZATION_ID` and `FLOOR_MODE`
+//! (test): the tenant read; `FLOOR_FIRST_BODY`, `FLOOR_RETRIEVE_BODY`: files with the
+//! bodies to answer.
+//!
+//! `GET /first`: the first page (25 rows, `-created_at`, with the maintained count), the
+//! statement the service sends.
+//! `GET /retrieve/{id}`: one refund by id, as the service selects it.
+
+use ::refunds::db::counts::total;
+use ::refunds::db::schema::refunds;
+use ::refunds::resources::refunds::ShownRow;
+use ::refunds::resources::sql::limited;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+
+// The service's allocator, so that the difference is the service's own work.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+struct Floor {
+    pool: Pool<ConnectionManager<PgConnection>>,
+    organization_id: String,
+    mode: String,
+    first: web::Bytes,
+    retrieve: web::Bytes,
+}
+
+fn env(name: &str, default: Option<&str>) -> String {
+    std::env::var(name)
+        .ok()
+        .or(default.map(str::to_owned))
+        .unwrap_or_else(|| panic!("{name} is not set"))
+}
+
+fn number(name: &str, default: &str) -> u32 {
+    env(name, Some(default))
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn body(name: &str) -> web::Bytes {
+    let path = env(name, None);
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{name} {path}: {e}"))
+        .into()
+}
+
+/// Loads the rows on the blocking pool, as the service does; `id`: a retrieve.
+async fn rows(floor: web::Data<Floor>, id: Option<String>) -> actix_web::Result<usize> {
+    let n = web::block(
+        move || -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+            let mut conn = floor.pool.get()?;
+            let scoped = refunds::table
+                .filter(refunds::organization_id.eq(&floor.organization_id))
+                .filter(refunds::mode.eq(&floor.mode))
+                .select(ShownRow::as_select());
+            let rows: Vec<ShownRow> = match id {
+                Some(id) => scoped
+                    .filter(refunds::id.eq(id))
+                    .order(refunds::id.asc())
+                    .load(&mut conn)?,
+                None => {
+                    // With the maintained count beside the rows, as the service selects them.
+                    let total = total(&floor.organization_id, &floor.mode, "refunds");
+                    let page = scoped
+                        .select((ShownRow::as_select(), total))
+                        .order((refunds::created_at.desc(), refunds::id.asc()));
+                    let rows: Vec<(ShownRow, Option<i64>)> =
+                        limited(page, Some(25)).load(&mut conn)?;
+                    rows.into_iter().map(|(row, _)| row).collect()
+                }
+            };
+            Ok(rows.len())
+        },
+    )
+    .await?
+    .map_err(actix_web::error::ErrorInternalServerError)?;
+    Ok(n)
+}
+
+async fn first(floor: web::Data<Floor>) -> actix_web::Result<HttpResponse> {
+    let body = floor.first.clone();
+    rows(floor, None).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.api+json")
+        .body(body))
+}
+
+async fn retrieve(
+    floor: web::Data<Floor>,
+    id: web::Path<String>,
+) -> actix_web::Result<HttpResponse> {
+    let body = floor.retrieve.clone();
+    if rows(floor, Some(id.into_inner())).await? == 0 {
+        return Ok(HttpResponse::NotFound().finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.api+json")
+        .body(body))
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let pool = Pool::builder()
+        .max_size(number("FLOOR_POOL_SIZE", "4"))
+        .test_on_check_out(false)
+        .build(ConnectionManager::new(env("DATABASE_URL", None)))
+        .expect("database pool");
+    let floor = web::Data::new(Floor {
+        pool,
+        organization_id: env("FLOOR_ORGANIZATION_ID", None),
+        mode: env("FLOOR_MODE", Some("test")),
+        first: body("FLOOR_FIRST_BODY"),
+        retrieve: body("FLOOR_RETRIEVE_BODY"),
+    });
+    HttpServer::new(move || {
+        App::new()
+            .app_data(floor.clone())
+            .route("/first", web::get().to(first))
+            .route("/retrieve/{id}", web::get().to(retrieve))
+            .route("/health", web::get().to(HttpResponse::Ok))
+    })
+    .workers(number("FLOOR_WORKERS", "2") as usize)
+    .bind(env("FLOOR_BIND", Some("127.0.0.1:18181")))?
+    .run()
+    .await
+}
