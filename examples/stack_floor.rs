@@ -4,8 +4,8 @@
 //! rendered beforehand. No query parsing, no auth, no JSON:API engine, no rendering:
 //! the service's own cost is the difference.
 //!
-//! Settings (environment): `DATABASE_URL` (postgres://), `FLOOR_BIND` (127.0.0.1:18181),
-//! `FLOOR_WORKERS` (2), `FLOOR_POOL_SIZE` (4), `FLOOR_ORGANIZATION_ID` and `FLOOR_MODE`
+//! Settings: the service's own (`DATABASE_URL`, a postgres:// one; `REFUNDS_BIND`,
+//! `REFUNDS_WORKERS`, `REFUNDS_POOL_SIZE`), and `FLOOR_ORGANIZATION_ID` and `FLOOR_MODE`
 //! (test): the tenant read; `FLOOR_FIRST_BODY`, `FLOOR_RETRIEVE_BODY`: files with the
 //! bodies to answer.
 //!
@@ -41,12 +41,6 @@ fn env(name: &str, default: Option<&str>) -> String {
         .unwrap_or_else(|| panic!("{name} is not set"))
 }
 
-fn number(name: &str, default: &str) -> u32 {
-    env(name, Some(default))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 fn body(name: &str) -> web::Bytes {
     let path = env(name, None);
     std::fs::read(&path)
@@ -63,23 +57,23 @@ async fn rows(floor: web::Data<Floor>, id: Option<String>) -> actix_web::Result<
                 .filter(refunds::organization_id.eq(&floor.organization_id))
                 .filter(refunds::mode.eq(&floor.mode))
                 .select(ShownRow::as_select());
-            let rows: Vec<ShownRow> = match id {
+            Ok(match id {
                 Some(id) => scoped
                     .filter(refunds::id.eq(id))
                     .order(refunds::id.asc())
-                    .load(&mut conn)?,
+                    .load::<ShownRow>(&mut conn)?
+                    .len(),
                 None => {
                     // With the maintained count beside the rows, as the service selects them.
                     let total = total(&floor.organization_id, &floor.mode, "refunds");
                     let page = scoped
                         .select((ShownRow::as_select(), total))
                         .order((refunds::created_at.desc(), refunds::id.asc()));
-                    let rows: Vec<(ShownRow, Option<i64>)> =
-                        limited(page, Some(25)).load(&mut conn)?;
-                    rows.into_iter().map(|(row, _)| row).collect()
+                    limited(page, Some(25))
+                        .load::<(ShownRow, Option<i64>)>(&mut conn)?
+                        .len()
                 }
-            };
-            Ok(rows.len())
+            })
         },
     )
     .await?
@@ -110,10 +104,11 @@ async fn retrieve(
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
+    let settings = ::refunds::config::Settings::load().expect("settings");
     let pool = Pool::builder()
-        .max_size(number("FLOOR_POOL_SIZE", "4"))
+        .max_size(settings.pool_size)
         .test_on_check_out(false)
-        .build(ConnectionManager::new(env("DATABASE_URL", None)))
+        .build(ConnectionManager::new(&settings.database_url))
         .expect("database pool");
     let floor = web::Data::new(Floor {
         pool,
@@ -129,8 +124,8 @@ async fn main() -> std::io::Result<()> {
             .route("/retrieve/{id}", web::get().to(retrieve))
             .route("/health", web::get().to(HttpResponse::Ok))
     })
-    .workers(number("FLOOR_WORKERS", "2") as usize)
-    .bind(env("FLOOR_BIND", Some("127.0.0.1:18181")))?
+    .workers(settings.workers)
+    .bind(&settings.bind)?
     .run()
     .await
 }

@@ -181,11 +181,12 @@ RSS_PEAK="$(awk '/^VmHWM/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
 # machine can go below; its ratio is the most any can reach.
 if [[ "${BENCH_FLOOR:-0}" == 1 ]]; then
     FLOOR_BASE="http://127.0.0.1:$((PORT + 1))"
-    curl -fsS -o "$TMP/first.body" -H "Authorization: Bearer $TOKEN" "$BASE${URL[list-first]}"
-    curl -fsS -o "$TMP/retrieve.body" -H "Authorization: Bearer $TOKEN" "$BASE${URL[retrieve]}"
+    # Each shape's last response from the server (measure keeps it) is what the floor answers.
+    cp "$TMP/list-first.json" "$TMP/first.body"
+    cp "$TMP/retrieve.json" "$TMP/retrieve.body"
     bench_stop_server
     log "starting the stack floor on $FLOOR_BASE (workers $WORKERS, pool $POOL)"
-    FLOOR_BIND="${FLOOR_BASE#http://}" FLOOR_WORKERS="$WORKERS" FLOOR_POOL_SIZE="$POOL" \
+    REFUNDS_BIND="${FLOOR_BASE#http://}" REFUNDS_WORKERS="$WORKERS" REFUNDS_POOL_SIZE="$POOL" \
         FLOOR_ORGANIZATION_ID="$ORG_ID" FLOOR_MODE=test \
         FLOOR_FIRST_BODY="$TMP/first.body" FLOOR_RETRIEVE_BODY="$TMP/retrieve.body" \
         "$FLOOR_BIN" >"$TMP/floor.log" 2>&1 &
