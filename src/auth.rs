@@ -262,10 +262,12 @@ pub fn scope_of(claims: &Claims) -> ApiResult<Scope> {
 /// case-insensitive (RFC 7235), for the rate limiter as for authentication: a client
 /// writing `bearer` must not be counted as its address instead of its token.
 pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
-    let header = headers
-        .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let mut all = headers.get_all(actix_web::http::header::AUTHORIZATION);
+    let header = all.next()?.to_str().ok()?;
+    // Two credentials are ambiguous: neither is taken.
+    if all.next().is_some() {
+        return None;
+    }
     let (scheme, token) = (header.get(..7)?, header.get(7..)?);
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer ") && !token.is_empty()).then_some(token)
@@ -277,13 +279,14 @@ fn authenticate(req: &HttpRequest) -> ApiResult<Auth> {
         .ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
     let token = bearer_token(req.headers()).ok_or_else(|| {
         // Which message only matters once the request is refused.
-        let detail = if req
+        let detail = match req
             .headers()
-            .contains_key(actix_web::http::header::AUTHORIZATION)
+            .get_all(actix_web::http::header::AUTHORIZATION)
+            .count()
         {
-            "The Authorization header must be `Bearer <token>`"
-        } else {
-            "A bearer token is required"
+            0 => "A bearer token is required",
+            1 => "The Authorization header must be `Bearer <token>`",
+            _ => "Exactly one Authorization header is allowed",
         };
         ApiError::new(Code::Unauthorized, detail)
     })?;
@@ -326,6 +329,10 @@ mod tests {
             assert_eq!(token_of(value).as_deref(), token, "{value:?}");
         }
         assert_eq!(bearer_token(&HeaderMap::new()), None);
+        let mut two = HeaderMap::new();
+        two.append(AUTHORIZATION, HeaderValue::from_static("Bearer a.b.c"));
+        two.append(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert_eq!(bearer_token(&two), None);
     }
 
     const SECRET: &str = "a-test-secret";

@@ -14,6 +14,7 @@ pub struct Settings {
     pub database_url: String,
     pub bind: String,
     pub public_url: String,
+    pub trust_forwarded_headers: bool,
     pub workers: usize,
     pub log_format: String,
     pub log_level: String,
@@ -36,6 +37,8 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     pub page_size_default: u32,
     pub page_size_max: u32,
+    pub filter_values_max: usize,
+    pub filter_value_max_bytes: usize,
 }
 
 impl Settings {
@@ -54,7 +57,18 @@ impl Settings {
             )
             .set_override_option("database_url", std::env::var("DATABASE_URL").ok())?
             .build()?
-            .try_deserialize()
+            .try_deserialize::<Self>()?
+            .checked()
+    }
+
+    /// Settings whose values the service cannot honour are refused at start.
+    fn checked(self) -> Result<Self, config::ConfigError> {
+        if self.filter_value_max_bytes > 49_000 {
+            return Err(config::ConfigError::Message(
+                "filter_value_max_bytes must be at most 49000 (SQLite's LIKE pattern limit)".into(),
+            ));
+        }
+        Ok(self)
     }
 
     /// The compiled-in defaults alone, ignoring the environment (tests start here).

@@ -112,6 +112,7 @@ pub fn app(
         .service(
             web::scope("/api")
                 .wrap(from_fn(negotiate))
+                .wrap(from_fn(edge::reject_nul_in_path))
                 .wrap(from_fn(edge::rate_limit))
                 .configure(resources::routes::configure),
         )

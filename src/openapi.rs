@@ -863,22 +863,32 @@ fn page_filter_sort(def: &'static ResourceDef, limits: Limits) -> Vec<Parameter>
         )
         .build(),
     ];
-    let sortable: Vec<String> = def
-        .attributes
-        .iter()
-        .filter(|a| a.sortable)
+    let fields = crate::jsonapi::query::sortable_fields(def).count();
+    let sortable: Vec<String> = crate::jsonapi::query::sortable_fields(def)
         .flat_map(|a| [a.name.to_owned(), format!("-{}", a.name)])
         .collect();
-    if !sortable.is_empty() {
-        out.push(list_param(
+    let default = if def.default_sort.is_empty() {
+        String::new()
+    } else {
+        format!("default `{}`; ", def.default_sort)
+    };
+    let schema = ArrayBuilder::new()
+        .items(string().enum_values(Some(sortable)))
+        .min_items(Some(1))
+        .max_items(Some(fields))
+        .unique_items(true);
+    out.push(
+        query(
             "sort",
             &format!(
-                "Sort fields, `-` for descending (default `{}`; `id` breaks ties)",
-                def.default_sort
+                "Sort fields, `-` for descending, each field at most once ({default}`id` breaks ties)"
             ),
-            sortable,
-        ));
-    }
+            schema,
+        )
+        .style(Some(ParameterStyle::Form))
+        .explode(Some(false))
+        .build(),
+    );
     out.push(filter_param(def));
     out
 }

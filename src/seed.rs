@@ -67,6 +67,11 @@ pub fn seed(
         .map_err(|e| format!("seed failed: {e}"))?;
         start = end;
     }
+    // A bulk load leaves the planner without statistics until autovacuum (when it is on
+    // at all) gets to the tables.
+    diesel::sql_query("ANALYZE")
+        .execute(conn)
+        .map_err(|e| format!("analyze failed: {e}"))?;
     Ok(format!(
         "seeded {} orders and {} refunds for organization {slug} ({org}), mode {mode}",
         totals.0, totals.1
@@ -112,10 +117,24 @@ fn insert(conn: &mut DbConnection, b: &Batch) -> QueryResult<()> {
     }
 }
 
-fn id(rng: &mut StdRng) -> String {
+/// Per tenant: the same draws give every organization and mode ids of its own, so any
+/// number of tenants can be seeded into one database, each still deterministically.
+type Salt = [u8; ID_LEN];
+
+fn salt(org: &str, mode: &str) -> Salt {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(org)
+        .chain_update([0])
+        .chain_update(mode)
+        .finalize();
+    std::array::from_fn(|k| digest[k % digest.len()] % 62)
+}
+
+fn id(rng: &mut StdRng, salt: &Salt) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    (0..ID_LEN)
-        .map(|_| ALPHABET[rng.random_range(0..62)] as char)
+    salt.iter()
+        .map(|s| ALPHABET[(rng.random_range(0..62) + usize::from(*s)) % 62] as char)
         .collect()
 }
 
@@ -127,6 +146,7 @@ fn base_time() -> NaiveDateTime {
 }
 
 fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64, i: u64) {
+    let salt = &salt(org, mode);
     let (currency, market, scale) = match rng.random_range(0..10) {
         0..=3 => ("EUR", "mkt-eu", 100),
         4..=6 => ("USD", "mkt-us", 100),
@@ -162,7 +182,7 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
             (None, None)
         }
     };
-    let order_id = id(rng);
+    let order_id = id(rng, salt);
     let mut seq = 0;
     let next_number = |seq: &mut u32| {
         *seq += 1;
@@ -170,7 +190,7 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
     };
     let method = ["credit card", "paypal", "klarna"][rng.random_range(0..3)];
 
-    let auth_id = id(rng);
+    let auth_id = id(rng, salt);
     let (auth_ref, auth_origin) = reference(rng, i);
     b.authorizations.push(Authorization {
         id: auth_id.clone(),
@@ -185,8 +205,8 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
         message: Some("Accepted".into()),
         error_code: None,
         error_detail: None,
-        token: Some(format!("tok_{}", id(rng))),
-        gateway_transaction_id: Some(format!("gw_{}", id(rng))),
+        token: Some(format!("tok_{}", id(rng, salt))),
+        gateway_transaction_id: Some(format!("gw_{}", id(rng, salt))),
         reference: auth_ref,
         reference_origin: auth_origin,
         metadata: metadata(rng),
@@ -208,7 +228,7 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
     for (k, amount) in captures.into_iter().enumerate() {
         let at = created + Duration::hours(1 + k as i64 * 24);
         capture_rows.push(Capture {
-            id: id(rng),
+            id: id(rng, salt),
             organization_id: org.into(),
             mode: mode.into(),
             order_id: order_id.clone(),
@@ -224,7 +244,7 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
             error_code: None,
             error_detail: None,
             token: None,
-            gateway_transaction_id: Some(format!("gw_{}", id(rng))),
+            gateway_transaction_id: Some(format!("gw_{}", id(rng, salt))),
             reference: None,
             reference_origin: None,
             metadata: "{}".into(),
@@ -245,7 +265,7 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
         let at = created
             + Duration::days(3 + r * 11)
             + Duration::milliseconds(rng.random_range(0..86_400_000));
-        let refund_id = id(rng);
+        let refund_id = id(rng, salt);
         let (reference_, origin) = reference(rng, i * 10 + r as u64);
         b.refunds.push(Refund {
             organization_id: org.into(),
@@ -256,7 +276,7 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
                 reference_capture_id: Some(capture_rows[k].id.clone()),
                 authorization_id: Some(auth_id.clone()),
                 number: next_number(&mut seq),
-                key: format!("ref-{}", id(rng)),
+                key: format!("ref-{}", id(rng, salt)),
                 currency_code: currency.into(),
                 amount_cents: amount,
                 succeeded: !declined,
@@ -265,7 +285,7 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
                 error_code: declined.then(|| "card_declined".into()),
                 error_detail: declined.then(|| "The issuer declined the refund".into()),
                 token: None,
-                gateway_transaction_id: (!declined).then(|| format!("gw_{}", id(rng))),
+                gateway_transaction_id: (!declined).then(|| format!("gw_{}", id(rng, salt))),
                 reference: reference_,
                 reference_origin: origin,
                 metadata: metadata(rng),
@@ -279,7 +299,7 @@ fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64,
             capture_rows[k].refund_amount_cents += amount;
             capture_rows[k].refund_balance_cents -= amount;
             b.refund_captures.push(RefundCapture {
-                id: id(rng),
+                id: id(rng, salt),
                 organization_id: org.into(),
                 mode: mode.into(),
                 order_id: order_id.clone(),

@@ -56,6 +56,33 @@ pub async fn request_context(
     Ok(res)
 }
 
+/// `400` for a NUL character (`%00`) in an `/api` path: no id or key holds one, and
+/// PostgreSQL refuses it in any text it is compared with.
+pub async fn reject_nul_in_path(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let segments: Vec<&str> = req.path().split('/').skip(2).collect();
+    let Some(at) = segments
+        .iter()
+        .position(|s| s.to_ascii_lowercase().contains("%00"))
+    else {
+        return next.call(req).await.map(|r| r.map_into_left_body());
+    };
+    let name = match (at, segments.get(1)) {
+        (0, _) => "type",
+        (1, _) => "id",
+        (2, Some(&"by_key")) => "key",
+        _ => "relationship",
+    };
+    let e = ApiError::param(
+        Code::InvalidDataFormat,
+        name,
+        format!("The `{name}` in the path holds a NUL character"),
+    );
+    Ok(req.error_response(e).map_into_right_body())
+}
+
 /// The matched route with a known `{type}` filled in: few, stable label values.
 fn route_label(req: &actix_web::HttpRequest) -> String {
     let Some(pattern) = req.match_pattern() else {

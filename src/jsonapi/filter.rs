@@ -94,6 +94,11 @@ const PREDICATES: &[(&str, Pred)] = &[
     ("in", Pred::Op(Op::In)),
 ];
 
+/// Every predicate name of the grammar (`eq`, `cont_any`, ...), for tests and documentation.
+pub fn predicate_names() -> impl Iterator<Item = &'static str> {
+    PREDICATES.iter().map(|(name, _)| *name)
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Pred {
     Op(Op),
@@ -152,6 +157,7 @@ pub fn parse(
     name: &str,
     raw: &str,
     parameter: &str,
+    max_values: usize,
 ) -> ApiResult<Condition> {
     let not_allowed = || {
         ApiError::param(
@@ -173,7 +179,7 @@ pub fn parse(
         };
         let alternatives = resolved
             .into_iter()
-            .map(|(path, attr)| typed(path, attr, *pred, raw, parameter, name))
+            .map(|(path, attr)| typed(path, attr, *pred, raw, parameter, name, max_values))
             .collect::<ApiResult<Vec<_>>>()?;
         return Ok(Condition {
             parameter: parameter.to_owned(),
@@ -229,6 +235,7 @@ fn typed(
     raw: &str,
     parameter: &str,
     name: &str,
+    max_values: usize,
 ) -> ApiResult<Target> {
     let invalid = |why: &str| {
         ApiError::param(
@@ -283,23 +290,37 @@ fn typed(
             }
             let value: serde_json::Value =
                 serde_json::from_str(raw).map_err(|_| invalid("expected a JSON value"))?;
+            // Escaped NULs pass the raw check above; PostgreSQL's jsonb cannot hold them.
+            if super::request::nul_pointer(&value).is_some() {
+                return Err(invalid("NUL characters are not allowed"));
+            }
             (Op::Jcont, Combine::One, Values::Json(value.to_string()))
         }
         Pred::Op(op) => {
             check_applies(attr.kind, op).ok_or_else(not_allowed)?;
+            if matches!(op, Op::Matches | Op::DoesNotMatch) && !escapes_complete(raw) {
+                return Err(invalid(
+                    "a `\\` must be followed by the character it escapes",
+                ));
+            }
             let list = matches!(op, Op::In | Op::NotIn | Op::NotInOrNull);
             (
                 op,
                 Combine::One,
-                values(attr.kind, raw, list).map_err(|e| invalid(&e))?,
+                values(attr.kind, raw, list, max_values).map_err(|e| invalid(&e))?,
             )
         }
         Pred::List(op, combine) => {
             check_applies(attr.kind, op).ok_or_else(not_allowed)?;
+            if op == Op::Matches && raw.split(',').any(|v| !escapes_complete(v)) {
+                return Err(invalid(
+                    "a `\\` must be followed by the character it escapes",
+                ));
+            }
             (
                 op,
                 combine,
-                values(attr.kind, raw, true).map_err(|e| invalid(&e))?,
+                values(attr.kind, raw, true, max_values).map_err(|e| invalid(&e))?,
             )
         }
     };
@@ -357,8 +378,12 @@ pub fn parse_time(raw: &str) -> Option<NaiveDateTime> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
-fn values(kind: AttrKind, raw: &str, list: bool) -> Result<Values, String> {
+fn values(kind: AttrKind, raw: &str, list: bool, max: usize) -> Result<Values, String> {
     let parts: Vec<&str> = if list {
+        // Each value is a condition of its own: thousands of them took seconds to plan.
+        if raw.split(',').nth(max).is_some() {
+            return Err(format!("more than {max} comma-separated values"));
+        }
         raw.split(',').collect()
     } else {
         vec![raw]
@@ -392,6 +417,18 @@ fn values(kind: AttrKind, raw: &str, list: bool) -> Result<Values, String> {
         ),
         AttrKind::Json | AttrKind::Derived => return Err("not comparable".into()),
     })
+}
+
+/// Whether a `matches` pattern (LIKE syntax, `\` escaping) ends outside an escape:
+/// PostgreSQL refuses a pattern whose last character is a lone escape.
+fn escapes_complete(pattern: &str) -> bool {
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.next().is_none() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside LIKE.

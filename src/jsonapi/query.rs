@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::filter::{self, Condition};
-use super::resource::{AttrDef, ResourceDef};
+use super::resource::{AttrDef, ResourceDef, ID};
 use super::Lookup;
 use crate::error::{ApiError, ApiResult, Code};
 
@@ -53,11 +53,15 @@ pub struct Params {
     pub pairs: Vec<(String, String)>,
 }
 
-/// Paging limits from the settings.
+/// Limits from the settings on what one query string may ask for.
 #[derive(Debug, Clone, Copy)]
-pub struct PageLimits {
+pub struct Limits {
     pub default_size: u32,
     pub max_size: u32,
+    /// Values in one filter's comma-separated list (`reference_cont_any=a,b,…`).
+    pub filter_values_max: usize,
+    /// Bytes in one filter value; SQLite refuses LIKE patterns over 50,000.
+    pub filter_value_max_bytes: usize,
 }
 
 const MAX_INCLUDE_DEPTH: usize = 3;
@@ -68,11 +72,9 @@ pub fn parse(
     def: &'static ResourceDef,
     lookup: Lookup,
     shape: Shape,
-    limits: PageLimits,
+    limits: Limits,
 ) -> ApiResult<Params> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let pairs = pairs(raw)?;
     let mut seen = BTreeSet::new();
     let mut params = Params {
         page: Page {
@@ -121,9 +123,15 @@ pub fn parse(
             _ => {
                 if let Some(name) = bracketed(key, "filter[q]") {
                     collection_only()?;
-                    params
-                        .filters
-                        .push(filter::parse(def, lookup, name, value, key)?);
+                    check_filter_value(key, value, limits)?;
+                    params.filters.push(filter::parse(
+                        def,
+                        lookup,
+                        name,
+                        value,
+                        key,
+                        limits.filter_values_max,
+                    )?);
                 } else if let Some(type_name) = bracketed(key, "fields") {
                     let (t, set) = fields(lookup, key, type_name, value)?;
                     params.fields.insert(t, set);
@@ -148,9 +156,102 @@ fn bracketed<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty() && !s.contains(['[', ']']))
 }
 
+/// The decoded `key=value` pairs of a raw query string. Stricter than
+/// `application/x-www-form-urlencoded` parsers, which take a malformed escape (`%G1`)
+/// literally and replace bytes that are not UTF-8 (`%FF`): either is a client's mistake
+/// that would otherwise filter on something it did not mean.
+pub fn pairs(raw: &str) -> ApiResult<Vec<(String, String)>> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode(k).ok_or_else(|| {
+                let shown = String::from_utf8_lossy(&form_decode_lossy(k)).into_owned();
+                ApiError::param(
+                    Code::ParamNotAllowed,
+                    shown,
+                    "The parameter name is not valid percent-encoded UTF-8",
+                )
+            })?;
+            let value = decode(v).ok_or_else(|| {
+                ApiError::param(
+                    value_code(&key),
+                    &key,
+                    format!("The value of `{key}` is not valid percent-encoded UTF-8"),
+                )
+            })?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// The error code for a bad value of parameter `key`.
+fn value_code(key: &str) -> Code {
+    match key {
+        "page[number]" | "page[size]" => Code::InvalidPageValue,
+        "sort" => Code::InvalidSortCriteria,
+        "include" => Code::InvalidInclude,
+        _ if key.starts_with("filter[") => Code::InvalidFilterValue,
+        _ if key.starts_with("fields[") => Code::InvalidField,
+        _ => Code::ParamNotAllowed,
+    }
+}
+
+/// Strict form decoding: `+` is a space, `%` takes exactly two hex digits, the result is UTF-8.
+fn decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hi = (hex[0] as char).to_digit(16)?;
+                let lo = (hex[1] as char).to_digit(16)?;
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A bad name as far as it can be read, for the error's `source.parameter`.
+fn form_decode_lossy(s: &str) -> Vec<u8> {
+    form_urlencoded::parse(s.as_bytes())
+        .next()
+        .map(|(k, _)| k.into_owned().into_bytes())
+        .unwrap_or_default()
+}
+
+/// A filter's value within the configured size (its count is checked by the list forms).
+fn check_filter_value(key: &str, value: &str, limits: Limits) -> ApiResult<()> {
+    if value.len() > limits.filter_value_max_bytes {
+        return Err(ApiError::param(
+            Code::InvalidFilterValue,
+            key,
+            format!(
+                "The value of `{key}` is longer than {} bytes",
+                limits.filter_value_max_bytes
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn page_value(key: &str, value: &str, max: u32) -> ApiResult<u32> {
+    // Digits only: `u32::from_str` also takes a leading `+`.
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
     match value.parse::<u32>() {
-        Ok(n) if n >= 1 && n <= max => Ok(n),
+        Ok(n) if digits && n >= 1 && n <= max => Ok(n),
         _ => Err(ApiError::param(
             Code::InvalidPageValue,
             key,
@@ -159,26 +260,41 @@ fn page_value(key: &str, value: &str, max: u32) -> ApiResult<u32> {
     }
 }
 
+/// `id` and the sortable attributes of `def`: the fields `sort` may name.
+pub fn sortable_fields(def: &'static ResourceDef) -> impl Iterator<Item = &'static AttrDef> {
+    std::iter::once(&ID).chain(def.attributes.iter().filter(|a| a.sortable))
+}
+
+/// Each field at most once, so a list has at most as many keys as there are sortable fields.
 fn sort(def: &'static ResourceDef, key: &str, value: &str) -> ApiResult<Vec<SortKey>> {
-    value
-        .split(',')
-        .map(|item| {
-            let (desc, name) = match item.strip_prefix('-') {
-                Some(n) => (true, n),
-                None => (false, item),
-            };
-            def.attr(name)
-                .filter(|a| a.sortable)
-                .map(|attr| SortKey { attr, desc })
-                .ok_or_else(|| {
-                    ApiError::param(
-                        Code::InvalidSortCriteria,
-                        key,
-                        format!("`{item}` is not a sortable field of {}", def.type_name),
-                    )
-                })
-        })
-        .collect()
+    let invalid = |detail: String| ApiError::param(Code::InvalidSortCriteria, key, detail);
+    let max = sortable_fields(def).count();
+    if value.split(',').nth(max).is_some() {
+        return Err(invalid(format!(
+            "`sort` names more than the {max} sortable fields of {}",
+            def.type_name
+        )));
+    }
+    let mut keys: Vec<SortKey> = Vec::new();
+    for item in value.split(',') {
+        let (desc, name) = match item.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, item),
+        };
+        let attr = sortable_fields(def)
+            .find(|a| a.name == name)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "`{item}` is not a sortable field of {}",
+                    def.type_name
+                ))
+            })?;
+        if keys.iter().any(|k| k.attr.name == name) {
+            return Err(invalid(format!("`{name}` is named more than once")));
+        }
+        keys.push(SortKey { attr, desc });
+    }
+    Ok(keys)
 }
 
 fn include(

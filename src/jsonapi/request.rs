@@ -12,12 +12,35 @@ pub struct Input {
     pub relationships: Map<String, Value>,
 }
 
+/// The JSON pointer of the first string or member name holding a NUL character: no
+/// text column of PostgreSQL can store one, so none is accepted on either backend.
+pub fn nul_pointer(v: &Value) -> Option<String> {
+    let escape = |k: &str| k.replace('~', "~0").replace('/', "~1");
+    match v {
+        Value::String(s) => s.contains('\0').then(String::new),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_pointer(x).map(|p| format!("/{i}{p}"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            if k.contains('\0') {
+                return Some(format!("/{}", escape(k)));
+            }
+            nul_pointer(x).map(|p| format!("/{}{p}", escape(k)))
+        }),
+        _ => None,
+    }
+}
+
 /// Parses a body for a resource of `type_name`; `url_id` is the id in the URL of a PATCH.
 pub fn parse(body: &[u8], type_name: &str, url_id: Option<&str>) -> ApiResult<Input> {
     let invalid =
         |pointer: &str, detail: &str| ApiError::pointer(Code::InvalidDataFormat, pointer, detail);
     let doc: Value = serde_json::from_slice(body)
         .map_err(|e| invalid("", &format!("The body is not JSON: {e}")))?;
+    if let Some(pointer) = nul_pointer(&doc) {
+        return Err(invalid(&pointer, "NUL characters are not allowed"));
+    }
     let data = doc
         .get("data")
         .and_then(Value::as_object)

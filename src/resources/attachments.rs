@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond};
+use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
 use super::{time, Resource};
 use crate::auth::Auth;
 use crate::db::schema::attachments;
@@ -118,18 +118,17 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<attachments::table>>
 
 super::child_scope!(attachments);
 
-type Query = attachments::BoxedQuery<'static, MultiBackend>;
-
-fn sort(q: Query, key: &SortKey, backend: Backend) -> Query {
-    use super::order_by;
+/// Adds `key` to the order; `false` for a field this table has no column for.
+fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
     match key.attr.name {
-        "name" => order_by!(q, attachments::name, key),
-        "created_at" => order_by!(q, attachments::created_at, key),
-        "updated_at" => order_by!(q, attachments::updated_at, key),
-        "reference" => order_by!(q, attachments::reference, key, backend, nullable),
-        "reference_origin" => order_by!(q, attachments::reference_origin, key, backend, nullable),
-        _ => q,
+        "name" => o.by(attachments::name, key),
+        "created_at" => o.by(attachments::created_at, key),
+        "updated_at" => o.by(attachments::updated_at, key),
+        "reference" => o.by_nullable(attachments::reference, key, backend),
+        "reference_origin" => o.by_nullable(attachments::reference_origin, key, backend),
+        _ => return false,
     }
+    true
 }
 
 pub struct Attachments;

@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond};
+use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
 use super::{time, Resource};
 use crate::db::schema::{authorizations, captures, orders as orders_t};
-use crate::db::{Backend, MultiBackend};
+use crate::db::Backend;
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -156,21 +156,18 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<authorizations::tabl
 
 super::child_scope!(authorizations);
 
-type Query = authorizations::BoxedQuery<'static, MultiBackend>;
-
-fn sort(q: Query, key: &SortKey, backend: Backend) -> Query {
-    use super::order_by;
+/// Adds `key` to the order; `false` for a field this table has no column for.
+fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
     match key.attr.name {
-        "number" => order_by!(q, authorizations::number, key),
-        "amount_cents" => order_by!(q, authorizations::amount_cents, key),
-        "created_at" => order_by!(q, authorizations::created_at, key),
-        "updated_at" => order_by!(q, authorizations::updated_at, key),
-        "reference" => order_by!(q, authorizations::reference, key, backend, nullable),
-        "reference_origin" => {
-            order_by!(q, authorizations::reference_origin, key, backend, nullable)
-        }
-        _ => q,
+        "number" => o.by(authorizations::number, key),
+        "amount_cents" => o.by(authorizations::amount_cents, key),
+        "created_at" => o.by(authorizations::created_at, key),
+        "updated_at" => o.by(authorizations::updated_at, key),
+        "reference" => o.by_nullable(authorizations::reference, key, backend),
+        "reference_origin" => o.by_nullable(authorizations::reference_origin, key, backend),
+        _ => return false,
     }
+    true
 }
 
 pub struct Authorizations;

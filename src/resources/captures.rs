@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond};
+use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
 use super::{time, Resource};
 use crate::db::schema::{authorizations, captures, orders as orders_t, refund_captures};
 use crate::db::{Backend, MultiBackend};
@@ -193,21 +193,20 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<captures::table>> {
 
 super::child_scope!(captures);
 
-type Query = captures::BoxedQuery<'static, MultiBackend>;
-
-fn sort(q: Query, key: &SortKey, backend: Backend) -> Query {
-    use super::order_by;
+/// Adds `key` to the order; `false` for a field this table has no column for.
+fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
     match key.attr.name {
-        "number" => order_by!(q, captures::number, key),
-        "amount_cents" => order_by!(q, captures::amount_cents, key),
-        "refund_amount_cents" => order_by!(q, captures::refund_amount_cents, key),
-        "refund_balance_cents" => order_by!(q, captures::refund_balance_cents, key),
-        "created_at" => order_by!(q, captures::created_at, key),
-        "updated_at" => order_by!(q, captures::updated_at, key),
-        "reference" => order_by!(q, captures::reference, key, backend, nullable),
-        "reference_origin" => order_by!(q, captures::reference_origin, key, backend, nullable),
-        _ => q,
+        "number" => o.by(captures::number, key),
+        "amount_cents" => o.by(captures::amount_cents, key),
+        "refund_amount_cents" => o.by(captures::refund_amount_cents, key),
+        "refund_balance_cents" => o.by(captures::refund_balance_cents, key),
+        "created_at" => o.by(captures::created_at, key),
+        "updated_at" => o.by(captures::updated_at, key),
+        "reference" => o.by_nullable(captures::reference, key, backend),
+        "reference_origin" => o.by_nullable(captures::reference_origin, key, backend),
+        _ => return false,
     }
+    true
 }
 
 pub struct Captures;

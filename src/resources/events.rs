@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, text, typed, Cond};
+use super::sql::{self, text, typed, Cond, OrderBy};
 use super::{time, Resource};
 use crate::db::schema::events;
-use crate::db::{Backend, MultiBackend};
+use crate::db::Backend;
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -99,15 +99,14 @@ pub fn cond(t: &Target, _backend: Backend) -> ApiResult<Cond<events::table>> {
 
 super::child_scope!(events);
 
-type Query = events::BoxedQuery<'static, MultiBackend>;
-
-fn sort(q: Query, key: &SortKey, _backend: Backend) -> Query {
-    use super::order_by;
+/// Adds `key` to the order; `false` for a field this table has no column for.
+fn sort(o: &mut OrderBy, key: &SortKey, _backend: Backend) -> bool {
     match key.attr.name {
-        "name" => order_by!(q, events::name, key),
-        "created_at" => order_by!(q, events::created_at, key),
-        _ => q,
+        "name" => o.by(events::name, key),
+        "created_at" => o.by(events::created_at, key),
+        _ => return false,
     }
+    true
 }
 
 pub struct Events;

@@ -163,6 +163,12 @@ pub fn time(t: &NaiveDateTime) -> Value {
     Value::String(s)
 }
 
+/// The last sort key of every list: `id` is unique, so equal keys still give stable pages.
+pub const ID_ASC: SortKey = SortKey {
+    attr: &ID,
+    desc: false,
+};
+
 /// Implements [`Resource::list`] for a table: scope, filters, sort, `id` tie-breaker, page, count.
 macro_rules! list_impl {
     ($table:ident, $row:ty, $view:path, $cond:path, $sort:path, $scope:path) => {
@@ -194,14 +200,29 @@ macro_rules! list_impl {
                 }
                 Ok(query)
             };
-            let sorted = |mut query: $table::BoxedQuery<'static, $crate::db::MultiBackend>| {
+            let order = || -> $crate::error::ApiResult<$crate::resources::sql::OrderBy> {
+                let mut order = $crate::resources::sql::OrderBy::default();
                 for key in q.sort {
-                    query = $sort(query, key, backend);
+                    // `id` sorts every table; the other fields are the resource's own.
+                    if key.attr.name == "id" {
+                        order.by($table::id, key);
+                    } else if !$sort(&mut order, key, backend) {
+                        return Err($crate::error::ApiError::internal(
+                            stringify!($table),
+                            format!("no sort for `{}`", key.attr.name),
+                        ));
+                    }
                 }
                 // `id` is unique, so equal sort keys still give stable pages.
-                query.then_order_by($table::id.asc())
+                if !q.sort.iter().any(|k| k.attr.name == "id") {
+                    order.by($table::id, &$crate::resources::ID_ASC);
+                }
+                Ok(order)
             };
-            let mut query = sorted(base()?);
+            let sorted = |query: $table::BoxedQuery<'static, $crate::db::MultiBackend>| {
+                order().map(|o| query.order_by(o))
+            };
+            let mut query = sorted(base()?)?;
             // A first page's size goes into the statement itself (see `sql::Limited`).
             let mut limit = None;
             match q.page {
@@ -216,8 +237,12 @@ macro_rules! list_impl {
                         $table::table
                             .into_boxed::<$crate::db::MultiBackend>()
                             .filter($scope(q.scope))
-                            .filter($crate::resources::sql::in_query($table::id, ids)),
-                    );
+                            .filter($crate::resources::sql::in_query_once(
+                                $table::id,
+                                ids,
+                                backend,
+                            )),
+                    )?;
                 }
                 Some(page) => limit = Some(page.size),
                 None => {}
@@ -272,32 +297,6 @@ macro_rules! list_impl {
     };
 }
 
-/// Adds one sort key to a boxed query; nullable columns sort NULLs last ascending and
-/// first descending on both backends (PostgreSQL's default, emulated on SQLite).
-macro_rules! order_by {
-    ($query:expr, $col:expr, $key:expr) => {{
-        use diesel::prelude::*;
-        if $key.desc {
-            $query.then_order_by($col.desc())
-        } else {
-            $query.then_order_by($col.asc())
-        }
-    }};
-    ($query:expr, $col:expr, $key:expr, $backend:expr, nullable) => {{
-        use diesel::prelude::*;
-        let q = if $backend == $crate::db::Backend::Sqlite {
-            if $key.desc {
-                $query.then_order_by($col.is_null().desc())
-            } else {
-                $query.then_order_by($col.is_null().asc())
-            }
-        } else {
-            $query
-        };
-        $crate::resources::order_by!(q, $col, $key)
-    }};
-}
-
 /// `pub fn scope`: the tenant's rows of a table with `order_id`, narrowed to the visible
 /// orders when the token is limited to a customer or markets.
 macro_rules! child_scope {
@@ -328,7 +327,7 @@ macro_rules! child_scope {
     };
 }
 
-pub(crate) use {child_scope, list_impl, order_by};
+pub(crate) use {child_scope, list_impl};
 
 #[cfg(test)]
 mod tests {

@@ -3,11 +3,11 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond};
+use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
 use super::{time, Resource};
 use crate::auth::Scope;
 use crate::db::schema::{authorizations, captures, orders, refunds};
-use crate::db::{Backend, MultiBackend};
+use crate::db::Backend;
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -191,22 +191,21 @@ pub fn scope(scope: &Scope) -> Cond<orders::table> {
     })
 }
 
-type Query = orders::BoxedQuery<'static, MultiBackend>;
-
-fn sort(q: Query, key: &SortKey, backend: Backend) -> Query {
-    use super::order_by;
+/// Adds `key` to the order; `false` for a field this table has no column for.
+fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
     match key.attr.name {
-        "number" => order_by!(q, orders::number, key),
-        "customer_email" => order_by!(q, orders::customer_email, key, backend, nullable),
-        "total_amount_cents" => order_by!(q, orders::total_amount_cents, key),
-        "shipping_amount_cents" => order_by!(q, orders::shipping_amount_cents, key),
-        "payment_status" => order_by!(q, orders::payment_status, key),
-        "created_at" => order_by!(q, orders::created_at, key),
-        "updated_at" => order_by!(q, orders::updated_at, key),
-        "reference" => order_by!(q, orders::reference, key, backend, nullable),
-        "reference_origin" => order_by!(q, orders::reference_origin, key, backend, nullable),
-        _ => q,
+        "number" => o.by(orders::number, key),
+        "customer_email" => o.by_nullable(orders::customer_email, key, backend),
+        "total_amount_cents" => o.by(orders::total_amount_cents, key),
+        "shipping_amount_cents" => o.by(orders::shipping_amount_cents, key),
+        "payment_status" => o.by(orders::payment_status, key),
+        "created_at" => o.by(orders::created_at, key),
+        "updated_at" => o.by(orders::updated_at, key),
+        "reference" => o.by_nullable(orders::reference, key, backend),
+        "reference_origin" => o.by_nullable(orders::reference_origin, key, backend),
+        _ => return false,
     }
+    true
 }
 
 pub struct Orders;

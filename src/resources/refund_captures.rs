@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, text, typed, Cond};
+use super::sql::{self, text, typed, Cond, OrderBy};
 use super::{time, Resource};
 use crate::db::schema::{captures, refund_captures, refunds};
-use crate::db::{Backend, MultiBackend};
+use crate::db::Backend;
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -118,16 +118,15 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<refund_captures::tab
 
 super::child_scope!(refund_captures);
 
-type Query = refund_captures::BoxedQuery<'static, MultiBackend>;
-
-fn sort(q: Query, key: &SortKey, _backend: Backend) -> Query {
-    use super::order_by;
+/// Adds `key` to the order; `false` for a field this table has no column for.
+fn sort(o: &mut OrderBy, key: &SortKey, _backend: Backend) -> bool {
     match key.attr.name {
-        "amount_cents" => order_by!(q, refund_captures::amount_cents, key),
-        "created_at" => order_by!(q, refund_captures::created_at, key),
-        "updated_at" => order_by!(q, refund_captures::updated_at, key),
-        _ => q,
+        "amount_cents" => o.by(refund_captures::amount_cents, key),
+        "created_at" => o.by(refund_captures::created_at, key),
+        "updated_at" => o.by(refund_captures::updated_at, key),
+        _ => return false,
     }
+    true
 }
 
 pub struct RefundCaptures;

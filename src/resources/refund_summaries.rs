@@ -157,18 +157,20 @@ impl Resource for RefundSummaries {
         q: &ListQuery,
     ) -> ApiResult<(Vec<Record>, Option<i64>)> {
         let filters = on_orders(q.filters)?;
+        // A summary's id is its order's number: by number, or `sort=-id` for the reverse.
         let by_number = [SortKey {
             attr: orders::DEF
                 .attr("number")
                 .ok_or_else(|| ApiError::internal("refund_summaries", "orders.number"))?,
-            desc: false,
+            desc: q.sort.first().is_some_and(|k| k.desc),
         }];
+        let sort = &by_number[..];
         let (orders, count) = Orders.list(
             conn,
             &ListQuery {
                 scope: q.scope,
                 filters: &filters,
-                sort: &by_number,
+                sort,
                 page: q.page,
                 count: q.count,
             },

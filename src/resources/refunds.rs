@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond};
+use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
 use super::{orders, time, Resource};
 use crate::db::schema::{
     attachments, authorizations, captures, events, orders as orders_t, refund_captures, refunds,
@@ -263,20 +263,19 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<refunds::table>> {
 
 super::child_scope!(refunds);
 
-type Query = refunds::BoxedQuery<'static, MultiBackend>;
-
-fn sort(q: Query, key: &SortKey, backend: Backend) -> Query {
-    use super::order_by;
+/// Adds `key` to the order; `false` for a field this table has no column for.
+fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
     match key.attr.name {
-        "number" => order_by!(q, refunds::number, key),
-        "key" => order_by!(q, refunds::key, key),
-        "amount_cents" => order_by!(q, refunds::amount_cents, key),
-        "created_at" => order_by!(q, refunds::created_at, key),
-        "updated_at" => order_by!(q, refunds::updated_at, key),
-        "reference" => order_by!(q, refunds::reference, key, backend, nullable),
-        "reference_origin" => order_by!(q, refunds::reference_origin, key, backend, nullable),
-        _ => q,
+        "number" => o.by(refunds::number, key),
+        "key" => o.by(refunds::key, key),
+        "amount_cents" => o.by(refunds::amount_cents, key),
+        "created_at" => o.by(refunds::created_at, key),
+        "updated_at" => o.by(refunds::updated_at, key),
+        "reference" => o.by_nullable(refunds::reference, key, backend),
+        "reference_origin" => o.by_nullable(refunds::reference_origin, key, backend),
+        _ => return false,
     }
+    true
 }
 
 pub struct Refunds;

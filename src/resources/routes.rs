@@ -9,7 +9,7 @@ use crate::auth::Auth;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::jsonapi::document::{Linked, Pagination, Record, Renderer};
-use crate::jsonapi::query::{self, PageLimits, Params, Shape};
+use crate::jsonapi::query::{self, Limits, Params, Shape};
 use crate::jsonapi::resource::{RelDef, ResourceDef};
 use crate::jsonapi::MEDIA_TYPE;
 use crate::AppState;
@@ -68,17 +68,70 @@ pub struct Urls {
 
 impl Urls {
     pub fn of(req: &HttpRequest, state: &AppState) -> Self {
-        let base = if state.settings.public_url.is_empty() {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
+        let settings = &state.settings;
+        let base = if settings.public_url.is_empty() {
+            let (scheme, host) = origin(req, settings.trust_forwarded_headers);
+            format!("{scheme}://{}", host.as_deref().unwrap_or(&settings.bind))
         } else {
-            state.settings.public_url.trim_end_matches('/').to_owned()
+            settings.public_url.trim_end_matches('/').to_owned()
         };
         Self {
             api: format!("{base}/api"),
             current: format!("{base}{}", req.path()),
         }
     }
+}
+
+/// The scheme and host this request was addressed to. `Forwarded` and `X-Forwarded-*`
+/// count only behind a proxy that sets them (`trust_forwarded_headers`): from anyone else
+/// they would let a client write the links of the documents it is served. Whatever the
+/// source, only `http`/`https` and a plain `host[:port]` are used.
+fn origin(req: &HttpRequest, trust_forwarded: bool) -> (&'static str, Option<String>) {
+    let direct = || {
+        req.headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .filter(|h| is_host(h))
+            .map(str::to_owned)
+    };
+    if !trust_forwarded {
+        return ("http", direct());
+    }
+    let info = req.connection_info();
+    let scheme = if info.scheme().eq_ignore_ascii_case("https") {
+        "https"
+    } else {
+        "http"
+    };
+    let host = Some(info.host())
+        .filter(|h| is_host(h))
+        .map(str::to_owned)
+        .or_else(direct);
+    (scheme, host)
+}
+
+/// A hostname, IPv4 or bracketed IPv6 address, with an optional port: nothing that could
+/// end the authority of a URL early or start a path, query or user name.
+fn is_host(s: &str) -> bool {
+    // A colon inside brackets belongs to an IPv6 address, not a port.
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, _)) if h.contains(':') && !h.ends_with(']') => (s, None),
+        Some((h, p)) => (h, Some(p)),
+        None => (s, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    };
+    port_ok && host_ok
 }
 
 /// Runs a unit of database work on a pooled connection off the async executor.
@@ -170,9 +223,11 @@ fn params(
         def,
         lookup,
         shape,
-        PageLimits {
+        Limits {
             default_size: state.settings.page_size_default,
             max_size: state.settings.page_size_max,
+            filter_values_max: state.settings.filter_values_max,
+            filter_value_max_bytes: state.settings.filter_value_max_bytes,
         },
     )
 }

@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, text, typed, Cond};
+use super::sql::{self, text, typed, Cond, OrderBy};
 use super::{time, Resource};
 use crate::db::schema::versions;
-use crate::db::{Backend, MultiBackend};
+use crate::db::Backend;
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -86,14 +86,13 @@ pub fn cond(t: &Target, _backend: Backend) -> ApiResult<Cond<versions::table>> {
 
 super::child_scope!(versions);
 
-type Query = versions::BoxedQuery<'static, MultiBackend>;
-
-fn sort(q: Query, key: &SortKey, _backend: Backend) -> Query {
-    use super::order_by;
+/// Adds `key` to the order; `false` for a field this table has no column for.
+fn sort(o: &mut OrderBy, key: &SortKey, _backend: Backend) -> bool {
     match key.attr.name {
-        "created_at" => order_by!(q, versions::created_at, key),
-        _ => q,
+        "created_at" => o.by(versions::created_at, key),
+        _ => return false,
     }
+    true
 }
 
 pub struct Versions;

@@ -8,6 +8,7 @@ mod auth;
 mod concurrency;
 mod errors;
 mod filters;
+mod hardening;
 mod journal;
 mod migrations;
 mod openapi;
