@@ -4,7 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
 
-use crate::jsonapi::MEDIA_TYPE;
+/// The JSON:API media type, of error documents as of every other.
+pub const MEDIA_TYPE: &str = "application/vnd.api+json";
 
 /// Stable error codes of the contract (§7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

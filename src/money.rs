@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use rusty_money::{iso, LocalFormat, Locale, Money};
 use serde_json::{json, Value};
 
+use crate::error::ApiResult;
 use crate::jsonapi::document::Attributes;
 
 /// The ISO 4217 currency for a code, if it is one.
@@ -124,6 +125,11 @@ macro_rules! names {
     };
 }
 pub(crate) use names;
+
+/// The attribute `name` of a request: an ISO 4217 currency code, if given.
+pub fn currency_code(a: &crate::jsonapi::request::Attrs, name: &str) -> ApiResult<Option<String>> {
+    a.checked_text(name, "an ISO 4217 currency code", |c| currency(c).is_some())
+}
 
 /// Inserts an amount under its three attribute names (see [`names!`]).
 pub fn insert(attrs: &mut Attributes, names: [&'static str; 3], cents: i64, code: &str) {

@@ -1,7 +1,6 @@
 //! The edge of the service: request ids and logs, metrics, rate limits, timeouts, CORS,
 //! and the operational endpoints (`/health`, `/ready`, `/metrics`).
 
-pub mod metrics;
 pub mod ratelimit;
 
 use std::time::Instant;
@@ -17,6 +16,7 @@ use tracing::Instrument;
 use crate::error::{ApiError, Code};
 use crate::jsonapi::MEDIA_TYPE;
 use crate::AppState;
+use crate::telemetry::metrics;
 use ratelimit::Class;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -9,8 +9,8 @@ pub mod query;
 pub mod request;
 pub mod resource;
 
-/// The JSON:API media type.
-pub const MEDIA_TYPE: &str = "application/vnd.api+json";
+/// The JSON:API media type (defined with the error documents, the lowest layer writing one).
+pub use crate::error::MEDIA_TYPE;
 
 /// Finds the description of a resource type by its name.
 pub type Lookup = fn(&str) -> Option<&'static resource::ResourceDef>;

@@ -253,12 +253,17 @@ impl Attrs {
         }
     }
 
-    /// An ISO 4217 currency code.
-    pub fn currency(&self, name: &str) -> ApiResult<Option<String>> {
+    /// A text that `valid` accepts; otherwise the error says it must be `what`.
+    pub fn checked_text(
+        &self,
+        name: &str,
+        what: &str,
+        valid: impl Fn(&str) -> bool,
+    ) -> ApiResult<Option<String>> {
         match self.required_text(name)? {
             None => Ok(None),
-            Some(c) if crate::money::currency(&c).is_some() => Ok(Some(c)),
-            Some(_) => Err(wrong_type(name, "an ISO 4217 currency code")),
+            Some(c) if valid(&c) => Ok(Some(c)),
+            Some(_) => Err(wrong_type(name, what)),
         }
     }
 }

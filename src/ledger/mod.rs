@@ -148,7 +148,7 @@ pub fn create(
         crate::db::write_transaction(conn, |conn| create_locked(conn, auth, gateway, &req, &key));
     match result {
         Ok((id, succeeded)) => {
-            crate::edge::metrics::refund_created(succeeded);
+            crate::telemetry::metrics::refund_created(succeeded);
             Ok(Outcome::Created(id))
         }
         Err(TxError::Api(e)) => Err(e),

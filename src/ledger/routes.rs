@@ -111,7 +111,7 @@ pub async fn create(
     let new = NewRefund {
         target: target(&input)?,
         amount_cents: a.int("amount_cents")?,
-        currency_code: a.currency("currency_code")?,
+        currency_code: crate::money::currency_code(a, "currency_code")?,
         key: idempotency_key(&req, &input)?,
         reference: a.text("reference")?.flatten(),
         reference_origin: a.text("reference_origin")?.flatten(),

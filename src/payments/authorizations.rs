@@ -56,8 +56,7 @@ pub async fn create(
     let new = New {
         order_id,
         amount_cents: super::positive(a, "amount_cents")?.ok_or_else(|| missing("amount_cents"))?,
-        currency_code: a
-            .currency("currency_code")?
+        currency_code: crate::money::currency_code(a, "currency_code")?
             .ok_or_else(|| missing("currency_code"))?,
         succeeded: a.bool("succeeded")?.unwrap_or(true),
         gateway: GatewayFields::read(a)?,

@@ -121,8 +121,7 @@ pub async fn create(
         "metadata",
     ])?;
     let number = number(a)?.ok_or_else(|| missing("number"))?;
-    let currency_code = a
-        .currency("currency_code")?
+    let currency_code = crate::money::currency_code(a, "currency_code")?
         .ok_or_else(|| missing("currency_code"))?;
     let customer_email = email(a)?.flatten();
     let customer_id = a.text("customer_id")?.flatten();
@@ -247,7 +246,7 @@ pub async fn update(
         currency_code: if a.has("currency_code") {
             // `null` is not a currency either.
             Some(
-                a.currency("currency_code")?
+                crate::money::currency_code(a, "currency_code")?
                     .ok_or_else(|| missing("currency_code"))?,
             )
         } else {

@@ -1,4 +1,7 @@
-//! Logging set-up: text or JSON lines, filtered by `log_level` or `RUST_LOG`.
+//! Logs and metrics: log lines as text or JSON (filtered by `log_level` or `RUST_LOG`), and
+//! the Prometheus counters `/metrics` serves.
+
+pub mod metrics;
 
 use tracing_subscriber::EnvFilter;
 
