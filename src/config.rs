@@ -36,6 +36,8 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     pub page_size_default: u32,
     pub page_size_max: u32,
+    pub body_read_timeout_ms: u64,
+    pub max_connections: usize,
     pub sqlite_cache_kib: u64,
     pub sqlite_checkpoint_ms: u64,
 }
