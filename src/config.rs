@@ -39,6 +39,10 @@ pub struct Settings {
     pub page_size_max: u32,
     pub filter_values_max: usize,
     pub filter_value_max_bytes: usize,
+    pub body_read_timeout_ms: u64,
+    pub max_connections: usize,
+    pub sqlite_cache_kib: u64,
+    pub sqlite_checkpoint_ms: u64,
 }
 
 impl Settings {

@@ -33,6 +33,7 @@ pub enum Code {
     TooManyRequests,
     InternalServerError,
     ServiceUnavailable,
+    RequestTimeout,
 }
 
 impl Code {
@@ -139,6 +140,11 @@ impl Code {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service unavailable",
             ),
+            RequestTimeout => (
+                "REQUEST_TIMEOUT",
+                StatusCode::REQUEST_TIMEOUT,
+                "Request timeout",
+            ),
         }
     }
 }
@@ -243,8 +249,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status())
-            .content_type(MEDIA_TYPE)
+        let mut res = HttpResponse::build(self.status());
+        // A body that did not arrive in time is not drained either: that is what the
+        // client never finishes.
+        if self.code == Code::RequestTimeout {
+            res.force_close();
+        }
+        res.content_type(MEDIA_TYPE)
             .json(json!({ "errors": [self.to_json()] }))
     }
 }

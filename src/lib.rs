@@ -49,7 +49,11 @@ impl AppState {
     pub fn new(settings: Settings) -> Result<Self, String> {
         let manager = db::Manager::new(&settings.database_url, settings.sqlite_busy_timeout_ms)?
             .with_statement_timeout(settings.request_timeout_ms)
-            .with_check_idle(settings.pool_check_idle_ms);
+            .with_check_idle(settings.pool_check_idle_ms)
+            .with_sqlite_memory(
+                settings.sqlite_cache_kib / u64::from(settings.pool_size.max(1)),
+                settings.sqlite_checkpoint_ms,
+            );
         let pool = db::pool(
             manager,
             settings.pool_size,

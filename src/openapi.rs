@@ -566,6 +566,7 @@ const ERRORS: &[(u16, &str)] = &[
     (404, "No such record visible to the token"),
     (405, "The method is not supported on this resource"),
     (406, "Accept allows only parameterized JSON:API media types"),
+    (408, "The request body was not received in time"),
     (
         409,
         "Type mismatch or an idempotency key reused with another body",
@@ -582,7 +583,7 @@ const ERRORS: &[(u16, &str)] = &[
 ];
 
 const READ_ERRORS: &[u16] = &[400, 401, 404, 406, 429, 500, 503];
-const WRITE_ERRORS: &[u16] = &[400, 401, 404, 406, 409, 413, 415, 422, 429, 500, 503];
+const WRITE_ERRORS: &[u16] = &[400, 401, 404, 406, 408, 409, 413, 415, 422, 429, 500, 503];
 
 fn schema_ref(name: &str) -> Ref {
     Ref::from_schema_name(name)

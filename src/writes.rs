@@ -1,6 +1,11 @@
 //! Write requests: the body limit, write permission, and which resource handles a
 //! POST, PATCH or DELETE (the rest answer 405).
 
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_core::Stream;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::Auth;
@@ -8,20 +13,50 @@ use crate::error::{ApiError, ApiResult, Code};
 use crate::resources::routes::method_not_allowed;
 use crate::AppState;
 
-/// The request body, at most `max_body_bytes` long (`413` beyond).
-pub async fn body(payload: web::Payload, state: &AppState) -> ApiResult<web::Bytes> {
+/// The request body, at most `max_body_bytes` long (`413` beyond), received within
+/// `body_read_timeout_ms` (`408` after, and the connection closed).
+pub async fn body(mut payload: web::Payload, state: &AppState) -> ApiResult<web::Bytes> {
     let limit = state.settings.max_body_bytes;
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(ApiError::new(
-            Code::InvalidDataFormat,
-            format!("The body could not be read: {e}"),
-        )),
-        Err(_) => Err(ApiError::new(
-            Code::PayloadTooLarge,
-            format!("Request bodies are limited to {limit} bytes"),
-        )),
+    let ms = state.settings.body_read_timeout_ms;
+    if ms == 0 {
+        return read_body(&mut payload, limit).await;
     }
+    let within = Duration::from_millis(ms);
+    match actix_web::rt::time::timeout(within, read_body(&mut payload, limit)).await {
+        Ok(read) => read,
+        Err(_) => {
+            // Held past the answer: actix closes a connection whose body is still unread,
+            // but would drain a dropped chunked body first, which may never end.
+            actix_web::rt::spawn(async move {
+                actix_web::rt::time::sleep(Duration::from_secs(5)).await;
+                drop(payload);
+            });
+            Err(ApiError::new(
+                Code::RequestTimeout,
+                format!("The request body was not received within {ms} ms"),
+            ))
+        }
+    }
+}
+
+async fn read_body(payload: &mut web::Payload, limit: usize) -> ApiResult<web::Bytes> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut *payload).poll_next(cx)).await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                Code::InvalidDataFormat,
+                format!("The body could not be read: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                Code::PayloadTooLarge,
+                format!("Request bodies are limited to {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Writes need an admin integration or webapp token (`401` otherwise, as the contract says).

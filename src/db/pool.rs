@@ -2,7 +2,7 @@
 //! connections before reuse.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once, Weak};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -28,6 +28,13 @@ pub struct Manager {
     check_idle: Duration,
     /// When a unit of work last failed on a connection (see [`Pooled::suspect`]).
     last_failure: Arc<Mutex<Option<Instant>>>,
+    /// SQLite's page cache per connection, in KiB (its default is 2000 per connection).
+    sqlite_cache_kib: u64,
+    /// How often the WAL is checkpointed and truncated on SQLite (zero: never).
+    checkpoint_every: Duration,
+    checkpointer: Arc<Once>,
+    /// Held by the pool's managers only: the checkpointer stops once the pool is gone.
+    alive: Arc<()>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +71,20 @@ impl Manager {
             statement_timeout_ms: 0,
             check_idle: Duration::ZERO,
             last_failure: Arc::default(),
+            sqlite_cache_kib: 2000,
+            checkpoint_every: Duration::ZERO,
+            checkpointer: Arc::new(Once::new()),
+            alive: Arc::default(),
         })
+    }
+
+    /// Bounds SQLite's memory: `cache_kib` of page cache per connection, and a WAL
+    /// checkpointed and truncated every `checkpoint_ms` (0: only SQLite's own checkpoints,
+    /// which never shrink a WAL that always has a reader).
+    pub fn with_sqlite_memory(mut self, cache_kib: u64, checkpoint_ms: u64) -> Self {
+        self.sqlite_cache_kib = cache_kib.max(1);
+        self.checkpoint_every = Duration::from_millis(checkpoint_ms);
+        self
     }
 
     /// Bounds every statement on PostgreSQL, so a slow query cannot outlive its request.
@@ -123,10 +143,18 @@ impl ManageConnection for Manager {
                 // busy_timeout first: switching to WAL can itself meet a lock.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                    self.busy_timeout_ms
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -{};",
+                    self.busy_timeout_ms, self.sqlite_cache_kib
                 ))
                 .map_err(r2d2::Error::QueryError)?;
+                if !self.checkpoint_every.is_zero() {
+                    self.checkpointer.call_once(|| {
+                        let (path, every) = (path.clone(), self.checkpoint_every);
+                        let (busy, alive) = (self.busy_timeout_ms, Arc::downgrade(&self.alive));
+                        std::thread::spawn(move || checkpoint(&path, every, busy, alive));
+                    });
+                }
                 json::register_sqlite(&mut conn).map_err(r2d2::Error::QueryError)?;
                 DbConnection::Sqlite(conn)
             }
@@ -167,6 +195,33 @@ impl ManageConnection for Manager {
             }
         }
         conn.suspect
+    }
+}
+
+/// Checkpoints the WAL into the database and truncates it, every `every` while the pool
+/// lives. SQLite's automatic checkpoints copy pages but restart the WAL only in a moment
+/// without readers, which steady reads never leave: the WAL grew by gigabytes a minute
+/// and its index, mapped by every connection, with it. TRUNCATE waits (at most a second,
+/// holding writers back) for the readers of the old WAL to finish.
+fn checkpoint(path: &str, every: Duration, busy_timeout_ms: u64, alive: Weak<()>) {
+    let Ok(mut conn) = SqliteConnection::establish(path) else {
+        return;
+    };
+    let wait = busy_timeout_ms.min(1000);
+    if conn
+        .batch_execute(&format!("PRAGMA busy_timeout = {wait}"))
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        std::thread::sleep(every);
+        if alive.upgrade().is_none() {
+            return;
+        }
+        if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)") {
+            tracing::debug!(error = %e, "WAL checkpoint put off");
+        }
     }
 }
 
@@ -222,6 +277,42 @@ mod tests {
         ));
         assert!(Manager::new("mysql://x", 1).is_err());
         assert!(Manager::new("sqlite://:memory:", 1).is_err());
+    }
+
+    #[test]
+    fn sqlite_memory_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let manager = Manager::new(&format!("sqlite://{}", path.display()), 1000)
+            .unwrap()
+            .with_sqlite_memory(256, 20);
+        let pool = pool(manager, 2, Duration::from_secs(5)).unwrap();
+        let mut conn = pool.get().unwrap();
+        let DbConnection::Sqlite(sqlite) = &mut **conn else {
+            panic!("a SQLite connection");
+        };
+        #[derive(diesel::QueryableByName)]
+        struct CacheSize {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            cache_size: i64,
+        }
+        let size: CacheSize = diesel::sql_query("PRAGMA cache_size")
+            .get_result(sqlite)
+            .unwrap();
+        assert_eq!(size.cache_size, -256, "KiB per connection");
+        // Writes leave a WAL; the checkpointer empties it while a reader stays connected.
+        sqlite
+            .batch_execute(
+                "CREATE TABLE t (x BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL \
+                 SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO t SELECT randomblob(500) FROM n;",
+            )
+            .unwrap();
+        let wal = dir.path().join("t.db-wal");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::metadata(&wal).map_or(0, |m| m.len()) > 0 {
+            assert!(Instant::now() < deadline, "the WAL was never truncated");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod common;
 mod attachments;
 mod auth;
 mod concurrency;
+mod connections;
 mod errors;
 mod filters;
 mod hardening;
