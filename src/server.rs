@@ -110,7 +110,9 @@ pub fn raise_fd_limit() -> u64 {
             );
         }
     }
-    lim.rlim_cur as u64
+    #[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not on every unix
+    let soft = lim.rlim_cur as u64;
+    soft
 }
 
 #[cfg(not(unix))]
