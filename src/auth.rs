@@ -9,7 +9,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult, Code};
-use crate::AppState;
 
 /// `organization` claim.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -274,9 +273,9 @@ pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<&str
 }
 
 fn authenticate(req: &HttpRequest) -> ApiResult<Auth> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
+    let keys = req
+        .app_data::<web::Data<Keys>>()
+        .ok_or_else(|| ApiError::internal("auth", "token keys missing"))?;
     let token = bearer_token(req.headers()).ok_or_else(|| {
         // Which message only matters once the request is refused.
         let detail = match req
@@ -290,7 +289,7 @@ fn authenticate(req: &HttpRequest) -> ApiResult<Auth> {
         };
         ApiError::new(Code::Unauthorized, detail)
     })?;
-    state.keys.authenticate(token)
+    keys.authenticate(token)
 }
 
 impl FromRequest for Auth {

@@ -6,7 +6,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::auth::{self, Application, Claims, Organization, Owner};
 use crate::config::{Settings, DEV_JWT_SECRET};
-use crate::{ids, seed, AppState};
+use crate::http::AppState;
+use crate::{ids, seed};
 
 #[derive(Debug, Parser)]
 #[command(name = "refunds", version, about = "A JSON:API refunds service")]

@@ -68,8 +68,16 @@ pub fn seed(
         start = end;
     }
     // A bulk load leaves the planner without statistics until autovacuum (when it is on
-    // at all) gets to the tables.
-    diesel::sql_query("ANALYZE")
+    // at all) gets to the tables. Only the tables written: a bare ANALYZE on PostgreSQL
+    // visits every table of the database, other tenants' schemas included.
+    // SQLite's ANALYZE takes one name at most; its database is this one alone anyway.
+    let analyze = match conn.backend() {
+        crate::db::Backend::Postgres => {
+            "ANALYZE orders, authorizations, captures, refunds, refund_captures"
+        }
+        crate::db::Backend::Sqlite => "ANALYZE",
+    };
+    diesel::sql_query(analyze)
         .execute(conn)
         .map_err(|e| format!("analyze failed: {e}"))?;
     Ok(format!(

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpServer};
 
 use crate::config::{Settings, DEV_JWT_SECRET};
-use crate::AppState;
+use crate::http::AppState;
 
 pub fn serve(settings: Settings) -> Result<(), String> {
     if settings.jwt_secret == DEV_JWT_SECRET {
@@ -38,7 +38,7 @@ pub fn serve(settings: Settings) -> Result<(), String> {
     tracing::info!(applied, "migrations applied");
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let server = HttpServer::new(move || crate::app(state.clone()))
+        let server = HttpServer::new(move || crate::http::app(state.clone()))
             .shutdown_timeout(shutdown)
             .workers(workers)
             .max_connections(per_worker)

@@ -6,7 +6,9 @@
 //! one capture, in one process or in several, can never take more than was captured.
 
 pub mod gateway;
-pub mod routes;
+pub mod requests;
+
+pub use requests::{Form, Saved};
 
 use diesel::prelude::*;
 use serde_json::{json, Map, Value};

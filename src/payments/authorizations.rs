@@ -1,7 +1,5 @@
 //! `POST /api/authorizations` and `PATCH /api/authorizations/{id}`.
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 
 use super::{missing, missing_relationship, validation, Common, GatewayFields};
@@ -11,11 +9,8 @@ use crate::db::{counts, DbConnection, MultiBackend};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
 use crate::journal::{self, Change};
-use crate::jsonapi::request;
+use crate::ledger::{Form, Saved};
 use crate::resources::authorizations::{scope, view, Row};
-use crate::resources::routes::{respond_with, with_conn};
-use crate::writes::{body, require_write};
-use crate::AppState;
 
 const ORDER: &str = "/data/relationships/order/data/id";
 
@@ -29,15 +24,9 @@ struct New {
     common: Common,
 }
 
-pub async fn create(
-    req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    require_write(&auth)?;
-    let bytes = body(payload, &state).await?;
-    let input = request::parse(&bytes, "authorizations", None)?;
+/// `POST /api/authorizations`.
+pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
+    let (auth, input) = (form.auth, form.input);
     let a = &input.attributes;
     let mut allowed = vec![
         "amount_cents",
@@ -49,7 +38,7 @@ pub async fn create(
     ];
     allowed.extend(GatewayFields::NAMES);
     a.only(&allowed)?;
-    super::only_relationships(&input, &["order"])?;
+    super::only_relationships(input, &["order"])?;
     let order_id = input
         .to_one("order", "orders")?
         .ok_or_else(|| missing_relationship("order"))?;
@@ -63,22 +52,13 @@ pub async fn create(
         common: Common::read(a)?,
     };
     let who = auth.clone();
-    let id = with_conn(&state, move |conn| {
+    let id = {
         // Visibility first, outside the transaction: an order never changes tenant.
         super::visible_order(conn, &who, &new.order_id)?
             .ok_or_else(|| validation(ORDER, "No such order of this organization"))?;
         crate::db::write_transaction(conn, |conn| insert(conn, &who, new))
-    })
-    .await?;
-    respond_with(
-        &req,
-        &state,
-        auth,
-        "authorizations",
-        id,
-        StatusCode::CREATED,
-    )
-    .await
+    }?;
+    Ok(Saved::Created(id))
 }
 
 fn insert(conn: &mut DbConnection, auth: &Auth, new: New) -> ApiResult<String> {
@@ -156,23 +136,16 @@ fn insert(conn: &mut DbConnection, auth: &Auth, new: New) -> ApiResult<String> {
     Ok(row.id)
 }
 
-pub async fn update(
-    req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
-    id: String,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    require_write(&auth)?;
-    let bytes = body(payload, &state).await?;
-    let input = request::parse(&bytes, "authorizations", Some(&id))?;
+/// `PATCH /api/authorizations/{id}`.
+pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved> {
+    let (auth, input) = (form.auth, form.input);
     input.no_relationships()?;
     let a = &input.attributes;
     a.only(&["reference", "reference_origin", "metadata"])?;
     let patch = Common::read(a)?;
     let who = auth.clone();
-    let target = id.clone();
-    with_conn(&state, move |conn| {
+    let target = id.to_owned();
+    {
         let order_id: String = authorizations::table
             .into_boxed::<MultiBackend>()
             .filter(scope(&who.scope))
@@ -182,9 +155,8 @@ pub async fn update(
             .optional()?
             .ok_or_else(|| ApiError::not_found("authorizations"))?;
         crate::db::write_transaction(conn, |conn| apply(conn, &who, &order_id, &target, patch))
-    })
-    .await?;
-    respond_with(&req, &state, auth, "authorizations", id, StatusCode::OK).await
+    }?;
+    Ok(Saved::Existing(id.to_owned()))
 }
 
 fn apply(

@@ -1,7 +1,5 @@
 //! `POST /api/captures` and `PATCH /api/captures/{id}` (with the `_refund` trigger).
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 
 use super::{missing, missing_relationship, validation, Common, GatewayFields, Trigger};
@@ -11,13 +9,10 @@ use crate::db::{counts, DbConnection, MultiBackend};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
 use crate::journal::{self, Change};
-use crate::jsonapi::request;
 use crate::ledger::Target;
+use crate::ledger::{Form, Saved};
 use crate::resources::authorizations::{self as auth_res};
 use crate::resources::captures::{scope, view, Row};
-use crate::resources::routes::{respond_with, with_conn};
-use crate::writes::{body, require_write};
-use crate::AppState;
 
 const AUTHORIZATION: &str = "/data/relationships/authorization/data/id";
 
@@ -31,15 +26,9 @@ struct New {
     common: Common,
 }
 
-pub async fn create(
-    req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    require_write(&auth)?;
-    let bytes = body(payload, &state).await?;
-    let input = request::parse(&bytes, "captures", None)?;
+/// `POST /api/captures`.
+pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
+    let (auth, input) = (form.auth, form.input);
     let a = &input.attributes;
     let mut allowed = vec![
         "amount_cents",
@@ -52,7 +41,7 @@ pub async fn create(
     allowed.extend(GatewayFields::NAMES);
     a.only(&allowed)?;
     // The order is the authorization's.
-    super::only_relationships(&input, &["authorization"])?;
+    super::only_relationships(input, &["authorization"])?;
     let authorization_id = input
         .to_one("authorization", "authorizations")?
         .ok_or_else(|| missing_relationship("authorization"))?;
@@ -66,7 +55,7 @@ pub async fn create(
         common: Common::read(a)?,
     };
     let who = auth.clone();
-    let id = with_conn(&state, move |conn| {
+    let id = {
         // Visibility first, outside the transaction: payments never change tenant.
         let order_id: String = authorizations::table
             .into_boxed::<MultiBackend>()
@@ -79,9 +68,8 @@ pub async fn create(
                 validation(AUTHORIZATION, "No such authorization of this organization")
             })?;
         crate::db::write_transaction(conn, |conn| insert(conn, &who, &order_id, new))
-    })
-    .await?;
-    respond_with(&req, &state, auth, "captures", id, StatusCode::CREATED).await
+    }?;
+    Ok(Saved::Created(id))
 }
 
 fn insert(conn: &mut DbConnection, auth: &Auth, order_id: &str, new: New) -> ApiResult<String> {
@@ -185,16 +173,9 @@ struct Patch {
     refund: Option<Trigger>,
 }
 
-pub async fn update(
-    req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
-    id: String,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    require_write(&auth)?;
-    let bytes = body(payload, &state).await?;
-    let input = request::parse(&bytes, "captures", Some(&id))?;
+/// `PATCH /api/captures/{id}`.
+pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved> {
+    let (auth, input) = (form.auth, form.input);
     input.no_relationships()?;
     let a = &input.attributes;
     a.only(&[
@@ -208,7 +189,7 @@ pub async fn update(
     let refund = match a.bool("_refund")? {
         Some(true) => Some(Trigger {
             amount_cents,
-            key: crate::ledger::routes::idempotency_header(&req)?,
+            key: form.idempotency_key()?,
         }),
         _ if amount_cents.is_some() => {
             return Err(validation(
@@ -223,9 +204,9 @@ pub async fn update(
         refund,
     };
     let who = auth.clone();
-    let gateway = state.gateway.clone();
-    let target = id.clone();
-    with_conn(&state, move |conn| {
+    let gateway = form.gateway;
+    let target = id.to_owned();
+    {
         let order_id: String = captures::table
             .into_boxed::<MultiBackend>()
             .filter(scope(&who.scope))
@@ -242,13 +223,12 @@ pub async fn update(
                     .select(captures::currency_code)
                     .first(conn)?;
                 let capture = Target::Capture(target.clone());
-                super::refund(conn, &who, gateway.as_ref(), capture, &currency, trigger)?;
+                super::refund(conn, &who, gateway, capture, &currency, trigger)?;
             }
             apply(conn, &who, &order_id, &target, patch.common)
         })
-    })
-    .await?;
-    respond_with(&req, &state, auth, "captures", id, StatusCode::OK).await
+    }?;
+    Ok(Saved::Existing(id.to_owned()))
 }
 
 fn apply(

@@ -9,6 +9,7 @@
 //! The Commerce Layer refund triggers (`_refund` on a capture or an order) create their
 //! refund through [`crate::ledger::create`], the code path of `POST /api/refunds`.
 
+pub mod attachments;
 pub mod authorizations;
 pub mod captures;
 pub mod orders;
@@ -270,7 +271,7 @@ pub(crate) fn refund(
         .amount_cents
         .map_or_else(|| "all".to_owned(), |n| n.to_string());
     let canonical = format!("PATCH /api/{kind}/{id} _refund {amount}");
-    let request_hash = ledger::routes::request_hash(&canonical);
+    let request_hash = ledger::requests::request_hash(&canonical);
     let target_pointer = target.pointer();
     let new = NewRefund {
         target,

@@ -1,7 +1,5 @@
 //! `POST /api/orders` and `PATCH /api/orders/{id}` (with the `_refund` trigger).
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 
 use super::{missing, validation, Common, Trigger};
@@ -11,12 +9,10 @@ use crate::db::{counts, DbConnection};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
 use crate::journal::{self, Change};
-use crate::jsonapi::request::{self, Attrs};
+use crate::jsonapi::request::Attrs;
 use crate::ledger::Target;
+use crate::ledger::{Form, Saved};
 use crate::resources::orders::{view, Row};
-use crate::resources::routes::{respond_with, with_conn};
-use crate::writes::{body, require_write};
-use crate::AppState;
 
 const NUMBER: &str = "/data/attributes/number";
 
@@ -97,15 +93,9 @@ fn check_shipping(total: i64, shipping: i64) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn create(
-    req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    require_write(&auth)?;
-    let bytes = body(payload, &state).await?;
-    let input = request::parse(&bytes, "orders", None)?;
+/// `POST /api/orders`.
+pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
+    let (auth, input) = (form.auth, form.input);
     input.no_relationships()?;
     let a = &input.attributes;
     a.only(&[
@@ -121,12 +111,12 @@ pub async fn create(
         "metadata",
     ])?;
     let number = number(a)?.ok_or_else(|| missing("number"))?;
-    let currency_code = crate::money::currency_code(a, "currency_code")?
-        .ok_or_else(|| missing("currency_code"))?;
+    let currency_code =
+        crate::money::currency_code(a, "currency_code")?.ok_or_else(|| missing("currency_code"))?;
     let customer_email = email(a)?.flatten();
     let customer_id = a.text("customer_id")?.flatten();
     let market_id = a.text("market_id")?.flatten();
-    check_market(&auth, market_id.as_ref())?;
+    check_market(auth, market_id.as_ref())?;
     let total = amount(a, "total_amount_cents")?.ok_or_else(|| missing("total_amount_cents"))?;
     let shipping = amount(a, "shipping_amount_cents")?.unwrap_or(0);
     check_shipping(total, shipping)?;
@@ -152,11 +142,8 @@ pub async fn create(
         updated_at: now,
     };
     let who = auth.clone();
-    let id = with_conn(&state, move |conn| {
-        crate::db::write_transaction(conn, |conn| insert(conn, &who, row))
-    })
-    .await?;
-    respond_with(&req, &state, auth, "orders", id, StatusCode::CREATED).await
+    let id = { crate::db::write_transaction(conn, |conn| insert(conn, &who, row)) }?;
+    Ok(Saved::Created(id))
 }
 
 /// Inserts first (the unique index decides whether the number is free, even under
@@ -205,16 +192,9 @@ struct Patch {
     refund: Option<Trigger>,
 }
 
-pub async fn update(
-    req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
-    id: String,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    require_write(&auth)?;
-    let bytes = body(payload, &state).await?;
-    let input = request::parse(&bytes, "orders", Some(&id))?;
+/// `PATCH /api/orders/{id}`.
+pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved> {
+    let (auth, input) = (form.auth, form.input);
     input.no_relationships()?;
     let a = &input.attributes;
     a.only(&[
@@ -232,12 +212,12 @@ pub async fn update(
     ])?;
     let market_id = a.text("market_id")?;
     if let Some(m) = &market_id {
-        check_market(&auth, m.as_ref())?;
+        check_market(auth, m.as_ref())?;
     }
     let refund = match a.bool("_refund")? {
         Some(true) => Some(Trigger {
             amount_cents: None,
-            key: crate::ledger::routes::idempotency_header(&req)?,
+            key: form.idempotency_key()?,
         }),
         _ => None,
     };
@@ -261,9 +241,9 @@ pub async fn update(
         refund,
     };
     let who = auth.clone();
-    let gateway = state.gateway.clone();
-    let target = id.clone();
-    with_conn(&state, move |conn| {
+    let gateway = form.gateway;
+    let target = id.to_owned();
+    {
         // Visibility first, outside the transaction: an order never changes tenant.
         let row = super::visible_order(conn, &who, &target)?
             .ok_or_else(|| ApiError::not_found("orders"))?;
@@ -272,20 +252,12 @@ pub async fn update(
             if let Some(trigger) = &patch.refund {
                 plan(&row, &patch)?;
                 let target = Target::Order(target.clone());
-                super::refund(
-                    conn,
-                    &who,
-                    gateway.as_ref(),
-                    target,
-                    &row.currency_code,
-                    trigger,
-                )?;
+                super::refund(conn, &who, gateway, target, &row.currency_code, trigger)?;
             }
             apply(conn, &who, &target, &patch)
         })
-    })
-    .await?;
-    respond_with(&req, &state, auth, "orders", id, StatusCode::OK).await
+    }?;
+    Ok(Saved::Existing(id.to_owned()))
 }
 
 /// The order after `patch`, or why the patch is refused.

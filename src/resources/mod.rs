@@ -9,7 +9,6 @@ pub mod orders;
 pub mod refund_captures;
 pub mod refund_summaries;
 pub mod refunds;
-pub mod routes;
 pub mod sql;
 pub mod versions;
 

@@ -14,8 +14,8 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::error::{ApiError, Code};
+use crate::http::AppState;
 use crate::jsonapi::MEDIA_TYPE;
-use crate::AppState;
 use crate::telemetry::metrics;
 use ratelimit::Class;
 
@@ -220,7 +220,7 @@ pub async fn health() -> HttpResponse {
 
 /// `GET /ready`: the database answers and every migration is applied; `503` otherwise.
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let migrated = crate::resources::routes::with_conn(&state, |conn| {
+    let migrated = crate::http::reads::with_conn(&state, |conn| {
         crate::db::is_migrated(conn).map_err(ApiError::unavailable)
     })
     .await?;

@@ -1,51 +1,19 @@
-//! The read routes of every resource type: collection, resource, related, relationship linkage.
+//! The read handlers of every resource type: collection, resource, related, relationship
+//! linkage, a refund by key; and what writes share with them (a connection, the answer).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::includes::{self, default_sort};
-use super::{field_in, lookup, resource, ListQuery, Resource};
 use crate::auth::Auth;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code};
+use crate::http::AppState;
 use crate::jsonapi::document::{Linked, Pagination, Record, Renderer};
 use crate::jsonapi::query::{self, Limits, Params, Shape};
 use crate::jsonapi::resource::{RelDef, ResourceDef};
 use crate::jsonapi::MEDIA_TYPE;
-use crate::AppState;
-
-/// Registers the routes under the `/api` scope.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    // Before the generic routes, which would read `by_key` as an id.
-    cfg.service(
-        web::resource("/refunds/by_key/{key}")
-            .route(web::get().to(refund_by_key))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/{type}")
-            .route(web::get().to(list))
-            .route(web::post().to(crate::writes::create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/{type}/{id}")
-            .route(web::get().to(show))
-            .route(web::patch().to(crate::writes::update))
-            .route(web::delete().to(crate::writes::destroy))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/{type}/{id}/relationships/{rel}")
-            .route(web::get().to(linkage))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/{type}/{id}/{rel}")
-            .route(web::get().to(related))
-            .default_service(web::to(method_not_allowed)),
-    );
-}
+use crate::resources::includes::{self, default_sort};
+use crate::resources::{field_in, lookup, resource, ListQuery, Resource};
 
 /// `405` with an error document.
 pub async fn method_not_allowed(req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -295,7 +263,7 @@ fn collection(
     Ok((primary, included, count.unwrap_or(0)))
 }
 
-async fn list(
+pub async fn list(
     req: HttpRequest,
     auth: Auth,
     state: web::Data<AppState>,
@@ -325,7 +293,7 @@ async fn list(
     Ok(document(doc))
 }
 
-async fn show(
+pub async fn show(
     req: HttpRequest,
     auth: Auth,
     state: web::Data<AppState>,
@@ -349,7 +317,7 @@ async fn show(
 }
 
 /// Flow's look-up of a refund by the client's idempotency key.
-async fn refund_by_key(
+pub async fn refund_by_key(
     req: HttpRequest,
     auth: Auth,
     state: web::Data<AppState>,
@@ -459,7 +427,7 @@ impl RelationshipRequest {
     }
 }
 
-async fn related(
+pub async fn related(
     req: HttpRequest,
     auth: Auth,
     state: web::Data<AppState>,
@@ -484,7 +452,7 @@ async fn related(
     Ok(document(doc))
 }
 
-async fn linkage(
+pub async fn linkage(
     req: HttpRequest,
     auth: Auth,
     state: web::Data<AppState>,

@@ -1,17 +1,57 @@
-//! `POST /api/refunds` and `PATCH /api/refunds/{id}`.
+//! Writes as the domain receives them (`Form`) and what they did (`Saved`), and the
+//! refund forms: a create against one target, a PATCH of its details.
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::gateway::Gateway;
 use super::{NewRefund, Outcome, RefundPatch, Target};
 use crate::auth::Auth;
+use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::jsonapi::request::{self, Input};
-use crate::resources::routes::{respond_with, with_conn};
-use crate::writes::{body, require_write};
-use crate::AppState;
+use crate::jsonapi::request::Input;
+
+/// A write request: who asks, the document they sent, the `Idempotency-Key` they sent
+/// with it (as sent: only writes that refund read it), and where money moves.
+pub struct Form<'a> {
+    pub auth: &'a Auth,
+    pub input: &'a Input,
+    pub idempotency_header: Option<&'a [u8]>,
+    pub gateway: &'a dyn Gateway,
+}
+
+impl Form<'_> {
+    /// The `Idempotency-Key` header, if sent: 1 to 255 visible characters.
+    pub fn idempotency_key(&self) -> ApiResult<Option<String>> {
+        match self.idempotency_header {
+            None => Ok(None),
+            // Visible ASCII, as HTTP header text is.
+            Some(v) if v.iter().all(|b| *b == b'\t' || (32..127).contains(b)) => {
+                match String::from_utf8_lossy(v).trim() {
+                    k if !k.is_empty() && k.len() <= 255 => Ok(Some(k.to_owned())),
+                    _ => Err(invalid_key()),
+                }
+            }
+            Some(_) => Err(invalid_key()),
+        }
+    }
+}
+
+fn invalid_key() -> ApiError {
+    ApiError::new(
+        Code::ValidationError,
+        "The Idempotency-Key header must be 1 to 255 visible characters",
+    )
+}
+
+/// What a write did, for the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// A new resource with this id (`201`).
+    Created(String),
+    /// The resource a replayed request made before, or one changed in place (`200`).
+    Existing(String),
+}
 
 const TARGETS: [(&str, &str); 3] = [
     ("reference_capture", "captures"),
@@ -69,36 +109,16 @@ pub(crate) fn request_hash(canonical: &str) -> String {
         .collect()
 }
 
-fn idempotency_key(req: &HttpRequest, input: &Input) -> ApiResult<Option<String>> {
-    match input.attributes.required_text("key")? {
+fn idempotency_key(form: &Form) -> ApiResult<Option<String>> {
+    match form.input.attributes.required_text("key")? {
         Some(key) => Ok(Some(key)),
-        None => idempotency_header(req),
+        None => form.idempotency_key(),
     }
 }
 
-/// The `Idempotency-Key` header, if sent.
-pub(crate) fn idempotency_header(req: &HttpRequest) -> ApiResult<Option<String>> {
-    match req.headers().get("Idempotency-Key") {
-        None => Ok(None),
-        Some(v) => match v.to_str().map(str::trim) {
-            Ok(k) if !k.is_empty() && k.len() <= 255 => Ok(Some(k.to_owned())),
-            _ => Err(ApiError::new(
-                Code::ValidationError,
-                "The Idempotency-Key header must be 1 to 255 visible characters",
-            )),
-        },
-    }
-}
-
-pub async fn create(
-    req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    require_write(&auth)?;
-    let bytes = body(payload, &state).await?;
-    let input = request::parse(&bytes, "refunds", None)?;
+/// `POST /api/refunds`.
+pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
+    let input = form.input;
     let a = &input.attributes;
     a.only(&[
         "amount_cents",
@@ -109,41 +129,24 @@ pub async fn create(
         "metadata",
     ])?;
     let new = NewRefund {
-        target: target(&input)?,
+        target: target(input)?,
         amount_cents: a.int("amount_cents")?,
         currency_code: crate::money::currency_code(a, "currency_code")?,
-        key: idempotency_key(&req, &input)?,
+        key: idempotency_key(form)?,
         reference: a.text("reference")?.flatten(),
         reference_origin: a.text("reference_origin")?.flatten(),
         metadata: a.object("metadata")?,
-        request_hash: digest(&input),
+        request_hash: digest(input),
     };
-    let gateway = state.gateway.clone();
-    let who = auth.clone();
-    let outcome = with_conn(&state, move |conn| {
-        super::create(conn, &who, gateway.as_ref(), new)
+    Ok(match super::create(conn, form.auth, form.gateway, new)? {
+        Outcome::Created(id) => Saved::Created(id),
+        Outcome::Replayed(id) => Saved::Existing(id),
     })
-    .await?;
-    match outcome {
-        Outcome::Created(id) => {
-            respond_with(&req, &state, auth, "refunds", id, StatusCode::CREATED).await
-        }
-        Outcome::Replayed(id) => {
-            respond_with(&req, &state, auth, "refunds", id, StatusCode::OK).await
-        }
-    }
 }
 
-pub async fn update(
-    req: HttpRequest,
-    auth: Auth,
-    state: web::Data<AppState>,
-    id: String,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    require_write(&auth)?;
-    let bytes = body(payload, &state).await?;
-    let input = request::parse(&bytes, "refunds", Some(&id))?;
+/// `PATCH /api/refunds/{id}`.
+pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved> {
+    let input = form.input;
     input.no_relationships()?;
     let a = &input.attributes;
     a.only(&[
@@ -161,11 +164,6 @@ pub async fn update(
         forward: a.bool("_forward")? == Some(true) || succeeded == Some(true),
         unforward: succeeded == Some(false),
     };
-    let who = auth.clone();
-    let target = id.clone();
-    with_conn(&state, move |conn| {
-        super::update(conn, &who, &target, patch)
-    })
-    .await?;
-    respond_with(&req, &state, auth, "refunds", id, StatusCode::OK).await
+    super::update(conn, form.auth, id, patch)?;
+    Ok(Saved::Existing(id.to_owned()))
 }

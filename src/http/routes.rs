@@ -1,0 +1,55 @@
+//! Every route of the service, reads and writes, in one table.
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+use super::{edge, negotiate, reads, writes};
+
+/// Registers every route: operations at the root, the JSON:API under `/api`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(edge::health))
+        .route("/ready", web::get().to(edge::ready))
+        .route("/metrics", web::get().to(edge::metrics))
+        .route("/openapi.json", web::get().to(crate::openapi::serve))
+        .service(
+            web::scope("/api")
+                .wrap(from_fn(negotiate))
+                .wrap(from_fn(edge::reject_nul_in_path))
+                .wrap(from_fn(edge::rate_limit))
+                .configure(api),
+        );
+}
+
+/// `/api`: one set of routes for every resource type; which types take which writes is
+/// `writes::TABLE`, and the rest answer 405.
+fn api(cfg: &mut web::ServiceConfig) {
+    // Before the generic routes, which would read `by_key` as an id.
+    cfg.service(
+        web::resource("/refunds/by_key/{key}")
+            .route(web::get().to(reads::refund_by_key))
+            .default_service(web::to(reads::method_not_allowed)),
+    )
+    .service(
+        web::resource("/{type}")
+            .route(web::get().to(reads::list))
+            .route(web::post().to(writes::create))
+            .default_service(web::to(reads::method_not_allowed)),
+    )
+    .service(
+        web::resource("/{type}/{id}")
+            .route(web::get().to(reads::show))
+            .route(web::patch().to(writes::update))
+            .route(web::delete().to(writes::destroy))
+            .default_service(web::to(reads::method_not_allowed)),
+    )
+    .service(
+        web::resource("/{type}/{id}/relationships/{rel}")
+            .route(web::get().to(reads::linkage))
+            .default_service(web::to(reads::method_not_allowed)),
+    )
+    .service(
+        web::resource("/{type}/{id}/{rel}")
+            .route(web::get().to(reads::related))
+            .default_service(web::to(reads::method_not_allowed)),
+    );
+}
