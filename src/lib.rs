@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod edge;
 pub mod error;
+pub mod forms;
 pub mod ids;
 pub mod journal;
 pub mod jsonapi;
