@@ -185,7 +185,8 @@ pub static CAPTURE_UPDATE: Form = form![
     REFERENCE_ORIGIN,
     METADATA,
     REFUND,
-    int("_refund_amount_cents").described("The amount of the `_refund` (default: the whole balance)"),
+    int("_refund_amount_cents")
+        .described("The amount of the `_refund` (default: the whole balance)"),
 ];
 
 /// `POST /api/attachments`: of a refund, a capture or an order.
@@ -387,7 +388,10 @@ mod tests {
             required(&ORDER_CREATE),
             ["number", "currency_code", "total_amount_cents"]
         );
-        assert_eq!(required(&AUTHORIZATION_CREATE), ["amount_cents", "currency_code"]);
+        assert_eq!(
+            required(&AUTHORIZATION_CREATE),
+            ["amount_cents", "currency_code"]
+        );
         assert_eq!(required(&CAPTURE_CREATE), ["amount_cents", "currency_code"]);
         assert_eq!(required(&ATTACHMENT_CREATE), ["name"]);
         assert!(WRITES
