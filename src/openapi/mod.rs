@@ -4,9 +4,10 @@
 //! schemas every type shares) are one base document, `base.json`. Into it go the parts
 //! generated per resource type: from its description ([`ResourceDef`]) the paths, query
 //! parameters and response schemas ([`paths`], [`schemas`]), and from the write forms
-//! ([`crate::forms`], the same declarations the handlers accept) the request bodies. A new
-//! resource type, attribute, relationship or write attribute so appears without editing
-//! this module.
+//! ([`crate::forms`], the same declarations the handlers accept) the request bodies. What
+//! every type's operations, parameters and schemas have in common is written once in
+//! `templates.json`, with `{t}` (the type) and the like filled in. A new resource type,
+//! attribute, relationship or write attribute so appears without editing this module.
 //!
 //! Polymorphic to-one relationships ([`RelDef::is_poly`]) get their own schemas, named
 //! `<type>_<relationship>_*`: linkage whose `type` is one of the allowed types, and a
@@ -15,16 +16,22 @@
 mod paths;
 mod schemas;
 
+use std::sync::LazyLock;
+
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use crate::jsonapi::resource::{RelDef, ResourceDef};
-use crate::jsonapi::MEDIA_TYPE;
 use crate::resources::{self, lookup};
 use crate::AppState;
 
 /// The parts of the document that do not depend on the resource types.
 const BASE: &str = include_str!("base.json");
+
+/// The per-type parts, with `{name}` placeholders (see [`template`]).
+static TEMPLATES: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("templates.json")).expect("templates.json is JSON")
+});
 
 /// Paging limits the document announces.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +91,34 @@ fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-/// A JSON:API body whose schema is the component `schema`.
-fn content(schema: &str) -> Value {
-    json!({ MEDIA_TYPE: { "schema": schema_ref(schema) } })
+/// The template at `pointer` in `templates.json`, with every `{name}` in its keys and
+/// strings replaced by the value of `name` in `vars`.
+fn template(pointer: &str, vars: &[(&str, &str)]) -> Value {
+    fn fill(template: &Value, text: &dyn Fn(&str) -> String) -> Value {
+        match template {
+            Value::String(s) => text(s).into(),
+            Value::Array(items) => items.iter().map(|v| fill(v, text)).collect(),
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (text(k), fill(v, text))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let text = |s: &str| {
+        vars.iter()
+            .fold(s.to_owned(), |s, (k, v)| s.replace(&format!("{{{k}}}"), v))
+    };
+    let found = TEMPLATES.pointer(pointer);
+    fill(
+        found.unwrap_or_else(|| panic!("no template {pointer}")),
+        &text,
+    )
+}
+
+/// The members of an object (none otherwise).
+fn members(object: Value) -> Map<String, Value> {
+    match object {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use super::{content, rel_targets, Limits};
+use super::{rel_targets, template, Limits};
 use crate::forms;
 use crate::jsonapi::query::sortable_fields;
 use crate::jsonapi::resource::ResourceDef;
@@ -20,67 +20,33 @@ const INCLUDE_DEPTH: usize = 2;
 /// The paths of `def`, keyed by route.
 pub(super) fn of_type(def: &'static ResourceDef, limits: Limits) -> Map<String, Value> {
     let t = def.type_name;
+    let vars = [("t", t)];
     let writes = forms::writes(t);
     let mut paths = Map::new();
 
-    let mut collection = json!({ "get": read_op(
-        t,
-        format!("list_{t}"),
-        format!("List {t}"),
-        collection_params(def, limits),
-        "A page of the collection",
-        &format!("{t}_collection"),
-    ) });
+    let list = operation("list", &vars, collection_params(def, limits));
+    let mut collection = json!({ "get": list });
     if writes.is_some_and(|w| w.create.is_some()) {
-        collection["post"] = create_op(t);
+        let mut create = operation("create", &vars, Vec::new());
+        if t == "refunds" {
+            create["parameters"] = json!([template("/parameters/idempotency_key", &[])]);
+            create["responses"]["200"] = template("/operations/replay", &[]);
+        }
+        collection["post"] = create;
     }
     paths.insert(format!("/api/{t}"), collection);
 
-    let mut one = json!({ "get": read_op(
-        t,
-        format!("show_{t}"),
-        format!("Retrieve one of {t}"),
-        with_id(id_param(), shape_params(def)),
-        "The resource",
-        &format!("{t}_document"),
-    ) });
+    let id = || template("/parameters/id", &[]);
+    let show = operation("show", &vars, with(id(), shape_params(def)));
+    let mut one = json!({ "get": show });
     if writes.is_some_and(|w| w.update.is_some()) {
-        let ok = json!({ "200": {
-            "description": "The updated resource",
-            "content": content(&format!("{t}_document")),
-        } });
-        let mut update = op(
-            t,
-            format!("update_{t}"),
-            format!("Update one of {t}"),
-            vec![id_param()],
-            responses(ok, WRITE_ERRORS),
-        );
-        update["requestBody"] = request_body(&format!("{t}_update_request"));
-        one["patch"] = update;
+        one["patch"] = operation("update", &vars, vec![id()]);
     }
     if writes.is_some_and(|w| w.delete) {
-        let ok = json!({ "204": { "description": "Deleted" } });
-        let summary = format!("Delete one of {t}");
-        let responses = responses(ok, READ_ERRORS);
-        one["delete"] = op(
-            t,
-            format!("delete_{t}"),
-            summary,
-            vec![id_param()],
-            responses,
-        );
+        one["delete"] = operation("delete", &vars, vec![id()]);
     } else if t == "refunds" {
         // The contract: money that moved stays on record.
-        let summary = format!("Not supported: {t} stay on record");
-        let responses = responses(json!({}), &[401, 405, 429]);
-        one["delete"] = op(
-            t,
-            format!("delete_{t}"),
-            summary,
-            vec![id_param()],
-            responses,
-        );
+        one["delete"] = operation("no_delete", &vars, vec![id()]);
     }
     paths.insert(format!("/api/{t}/{{id}}"), one);
 
@@ -120,22 +86,18 @@ pub(super) fn of_type(def: &'static ResourceDef, limits: Limits) -> Map<String, 
         } else {
             "The related resource, or `data: null`"
         };
-        let get = read_op(
-            t,
-            format!("{t}_{n}"),
-            format!("The {n} of one of {t}"),
-            with_id(id_param(), related_params),
-            description,
-            &related,
-        );
+        let vars = [
+            ("t", t),
+            ("n", n),
+            ("schema", &related),
+            ("description", description),
+        ];
+        let get = operation("related", &vars, with(id(), related_params));
         paths.insert(format!("/api/{t}/{{id}}/{n}"), json!({ "get": get }));
-        let get = read_op(
-            t,
-            format!("{t}_relationships_{n}"),
-            format!("The linkage of {n} of one of {t}"),
-            with_id(id_param(), linkage_params),
-            "Resource linkage only",
-            &linkage,
+        let get = operation(
+            "linkage",
+            &[("t", t), ("n", n), ("schema", &linkage)],
+            with(id(), linkage_params),
         );
         let route = format!("/api/{t}/{{id}}/relationships/{n}");
         paths.insert(route, json!({ "get": get }));
@@ -143,21 +105,8 @@ pub(super) fn of_type(def: &'static ResourceDef, limits: Limits) -> Map<String, 
 
     // Flow's look-up by the client's key.
     if t == "refunds" {
-        let key = json!({
-            "name": "key",
-            "in": "path",
-            "required": true,
-            "description": "The client's idempotency key",
-            "schema": { "type": "string", "minLength": 1 },
-        });
-        let get = read_op(
-            t,
-            "refund_by_key".to_owned(),
-            "Retrieve a refund by its key".to_owned(),
-            with_id(key, shape_params(def)),
-            "The refund (404 when the key is unknown)",
-            "refunds_document",
-        );
+        let key = template("/parameters/key", &[]);
+        let get = operation("by_key", &vars, with(key, shape_params(def)));
         paths.insert(
             "/api/refunds/by_key/{key}".to_owned(),
             json!({ "get": get }),
@@ -166,118 +115,33 @@ pub(super) fn of_type(def: &'static ResourceDef, limits: Limits) -> Map<String, 
     paths
 }
 
-/// `ok` (responses by status) followed by references to the shared error responses.
-fn responses(mut ok: Value, errors: &[u16]) -> Value {
+/// The operation template `name` with its `parameters` (if any) and references to the
+/// shared error responses it may answer.
+fn operation(name: &str, vars: &[(&str, &str)], parameters: Vec<Value>) -> Value {
+    let mut op = template(&format!("/operations/{name}"), vars);
+    if !parameters.is_empty() {
+        op["parameters"] = parameters.into();
+    }
+    let errors: &[u16] = match name {
+        "create" | "update" => WRITE_ERRORS,
+        "no_delete" => &[401, 405, 429],
+        _ => READ_ERRORS,
+    };
     for status in errors {
-        ok[status.to_string()] = json!({ "$ref": format!("#/components/responses/{status}") });
+        op["responses"][status.to_string()] =
+            json!({ "$ref": format!("#/components/responses/{status}") });
     }
-    ok
-}
-
-fn op(tag: &str, id: String, summary: String, parameters: Vec<Value>, responses: Value) -> Value {
-    json!({
-        "tags": [tag],
-        "operationId": id,
-        "summary": summary,
-        "parameters": parameters,
-        "responses": responses,
-    })
-}
-
-/// A GET answering `ok` (a component schema) with `description`.
-fn read_op(
-    tag: &str,
-    id: String,
-    summary: String,
-    parameters: Vec<Value>,
-    description: &str,
-    ok: &str,
-) -> Value {
-    let ok = json!({ "200": { "description": description, "content": content(ok) } });
-    op(tag, id, summary, parameters, responses(ok, READ_ERRORS))
-}
-
-/// `POST /api/<t>`; a refund's may be replayed under its idempotency key.
-fn create_op(t: &str) -> Value {
-    let document = format!("{t}_document");
-    let mut ok = json!({ "201": {
-        "description": "Created",
-        "headers": { "Location": {
-            "description": "The URL of the new resource",
-            "schema": { "type": "string", "format": "uri" },
-        } },
-        "content": content(&document),
-    } });
-    let mut op = json!({
-        "tags": [t],
-        "operationId": format!("create_{t}"),
-        "summary": format!("Create one of {t}"),
-        "requestBody": request_body(&format!("{t}_create_request")),
-    });
-    if t == "refunds" {
-        op["parameters"] = json!([{
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": false,
-            "description": "Used as the key when the `key` attribute is absent",
-            "schema": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 255,
-                "pattern": "^[\\x21-\\x7e]+$",
-            },
-        }]);
-        ok["200"] = json!({
-            "description": "An idempotent replay: the refund stored under this key",
-            "content": content(&document),
-        });
-    }
-    op["responses"] = responses(ok, WRITE_ERRORS);
     op
 }
 
-fn request_body(schema: &str) -> Value {
-    json!({ "content": content(schema), "required": true })
+fn with(first: Value, rest: Vec<Value>) -> Vec<Value> {
+    std::iter::once(first).chain(rest).collect()
 }
 
-fn id_param() -> Value {
-    json!({
-        "name": "id",
-        "in": "path",
-        "required": true,
-        "description": "The resource's id",
-        "schema": { "type": "string", "minLength": 1 },
-    })
-}
-
-fn with_id(id: Value, rest: Vec<Value>) -> Vec<Value> {
-    std::iter::once(id).chain(rest).collect()
-}
-
-fn query(name: &str, description: &str, schema: Value) -> Value {
-    json!({
-        "name": name,
-        "in": "query",
-        "required": false,
-        "description": description,
-        "schema": schema,
-    })
-}
-
-/// A comma-separated list (`style: form`, `explode: false`) of unique values of `items`.
-fn list_param(name: &str, description: &str, items: Vec<String>, max: Option<usize>) -> Value {
-    let mut schema = json!({
-        "type": "array",
-        "items": { "type": "string", "enum": items },
-        "minItems": 1,
-        "uniqueItems": true,
-    });
-    if let Some(max) = max {
-        schema["maxItems"] = max.into();
-    }
-    let mut param = query(name, description, schema);
-    param["style"] = "form".into();
-    param["explode"] = false.into();
+/// The list parameter template `name`: a comma-separated list of unique values of `items`.
+fn list_param(name: &str, vars: &[(&str, &str)], items: Vec<String>) -> Value {
+    let mut param = template(&format!("/parameters/{name}"), vars);
+    param["schema"]["items"]["enum"] = items.into();
     param
 }
 
@@ -318,12 +182,7 @@ fn shape_params(def: &'static ResourceDef) -> Vec<Value> {
     let (paths, reached) = include_paths(def);
     let mut out = Vec::new();
     if !paths.is_empty() {
-        out.push(list_param(
-            "include",
-            "Related resources to include (dotted paths allowed, at most 3 deep)",
-            paths,
-            None,
-        ));
+        out.push(list_param("include", &[], paths));
     }
     let others = reached.into_iter().filter(|t| *t != def.type_name);
     let types = std::iter::once(def.type_name).chain(others);
@@ -333,21 +192,17 @@ fn shape_params(def: &'static ResourceDef) -> Vec<Value> {
 
 /// `fields[<type>]` of `def`: its rendered attributes and its relationships.
 fn fields_param(def: &ResourceDef) -> Value {
-    let t = def.type_name;
     let fields = def.attributes.iter().filter(|a| a.rendered).map(|a| a.name);
     let fields = fields.chain(def.relationships.iter().map(|r| r.name));
-    let description = format!("Sparse fieldset of {t}");
-    list_param(
-        &format!("fields[{t}]"),
-        &description,
-        fields.map(str::to_owned).collect(),
-        None,
-    )
+    let vars = [("t", def.type_name)];
+    list_param("fields", &vars, fields.map(str::to_owned).collect())
 }
 
 /// Paging, sorting and filtering of a collection of `def`.
 fn page_filter_sort(def: &'static ResourceDef, limits: Limits) -> Vec<Value> {
-    let page = |default: u32, max: u32| json!({ "type": "integer", "minimum": 1, "maximum": max, "default": default });
+    let mut size = template("/parameters/page_size", &[]);
+    size["schema"]["maximum"] = limits.page_size_max.into();
+    size["schema"]["default"] = limits.page_size_default.into();
     let sortable: Vec<String> = sortable_fields(def)
         .flat_map(|a| [a.name.to_owned(), format!("-{}", a.name)])
         .collect();
@@ -356,28 +211,13 @@ fn page_filter_sort(def: &'static ResourceDef, limits: Limits) -> Vec<Value> {
     } else {
         format!("default `{}`; ", def.default_sort)
     };
-    let sort = format!(
-        "Sort fields, `-` for descending, each field at most once ({default}`id` breaks ties)"
-    );
-    let mut filter = query(
-        "filter[q]",
-        "Ransack-style filters `filter[q][<field>_<predicate>]=<value>`, ANDed. The grammar \
-         also has `_or_` between fields, relationship paths (`order_number_eq`), the `_any`/`_all` \
-         list forms and `not_*`, `*_or_null`, `matches`, `blank` predicates; list values are \
-         comma-separated.",
-        super::schema_ref(&format!("{}_filter", def.type_name)),
-    );
-    filter["style"] = "deepObject".into();
-    filter["explode"] = true.into();
+    let mut sort = list_param("sort", &[("default", &default)], sortable);
+    sort["schema"]["maxItems"] = sortable_fields(def).count().into();
     vec![
-        query("page[number]", "Page number (default 1)", page(1, u32::MAX)),
-        query(
-            "page[size]",
-            "Page size",
-            page(limits.page_size_default, limits.page_size_max),
-        ),
-        list_param("sort", &sort, sortable, Some(sortable_fields(def).count())),
-        filter,
+        template("/parameters/page_number", &[]),
+        size,
+        sort,
+        template("/parameters/filter", &[("t", def.type_name)]),
     ]
 }
 

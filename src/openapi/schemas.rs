@@ -3,17 +3,19 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{rel_targets, schema_ref};
+use super::{members, rel_targets, schema_ref, template};
 use crate::forms::{self, Field, Form, Kind};
 use crate::jsonapi::resource::{AttrKind, RelDef, ResourceDef, ID};
 
 /// The schemas of `def`, keyed by component name.
 pub(super) fn of_type(def: &'static ResourceDef) -> Map<String, Value> {
     let t = def.type_name;
-    let attributes = def.attributes.iter().filter(|a| a.rendered);
-    let attributes = attributes.map(|a| (a.name.to_owned(), attribute_schema(a.kind)));
+    let mut schemas = members(template("/schemas", &[("t", t)]));
+    let attributes: Map<String, Value> = (def.attributes.iter())
+        .filter(|a| a.rendered)
+        .map(|a| (a.name.to_owned(), attribute_schema(a.kind)))
+        .collect();
     let mut relationships = Map::new();
-    let mut schemas = Map::new();
     for rel in def.relationships {
         let name = if rel.is_poly() {
             schemas.extend(poly_schemas(def, rel));
@@ -25,59 +27,13 @@ pub(super) fn of_type(def: &'static ResourceDef) -> Map<String, Value> {
         };
         relationships.insert(rel.name.to_owned(), schema_ref(&name));
     }
-    let resource = schema_ref(&format!("{t}_resource"));
-    let document = |data: Value| {
-        json!({
-            "type": "object",
-            "properties": {
-                "data": data,
-                "included": schema_ref("included"),
-                "links": schema_ref("self_links"),
-            },
-            "required": ["data"],
-        })
-    };
-    let entries = [
-        (
-            "resource",
-            json!({
-                "title": format!("{t} resource object"),
-                "type": "object",
-                "properties": {
-                    "id": { "type": "string" },
-                    "type": { "type": "string", "enum": [t] },
-                    "links": schema_ref("self_links"),
-                    "attributes": closed(attributes.collect()),
-                    "relationships": closed(relationships),
-                    "meta": schema_ref("resource_meta"),
-                },
-                "required": ["id", "type"],
-                "additionalProperties": false,
-            }),
-        ),
-        ("document", document(resource.clone())),
-        (
-            "optional_document",
-            document(json!({ "anyOf": [resource, { "type": "null" }] })),
-        ),
-        (
-            "collection",
-            json!({
-                "type": "object",
-                "properties": {
-                    "data": { "type": "array", "items": resource },
-                    "included": schema_ref("included"),
-                    "meta": schema_ref("collection_meta"),
-                    "links": schema_ref("pagination_links"),
-                },
-                "required": ["data", "meta", "links"],
-            }),
-        ),
-        ("filter", filter_schema(def)),
-    ];
-    for (suffix, schema) in entries {
-        schemas.insert(format!("{t}_{suffix}"), schema);
+    let resource = &mut schemas[&format!("{t}_resource")]["properties"];
+    for (member, properties) in [("attributes", attributes), ("relationships", relationships)] {
+        if !properties.is_empty() {
+            resource[member]["properties"] = properties.into();
+        }
     }
+    schemas.insert(format!("{t}_filter"), filter_schema(def));
     if let Some(writes) = forms::writes(t) {
         if let Some(form) = writes.create {
             schemas.insert(format!("{t}_create_request"), request(def, form, false));
@@ -200,43 +156,17 @@ fn request(def: &ResourceDef, form: &Form, with_id: bool) -> Value {
 fn poly_schemas(def: &ResourceDef, rel: &RelDef) -> Map<String, Value> {
     let prefix = format!("{}_{}", def.type_name, rel.name);
     let types: Vec<&str> = rel_targets(rel).iter().map(|d| d.type_name).collect();
-    let mut identifier = identifier_schema(&types);
-    identifier["title"] = format!("{prefix} identifier").into();
-    let data =
-        json!({ "anyOf": [schema_ref(&format!("{prefix}_identifier")), { "type": "null" }] });
-    let links = schema_ref("relationship_links");
-    let documents = types.iter().map(|t| schema_ref(&format!("{t}_document")));
-    let related = json!({
-        "description": format!(
-            "The related resource, one of {}, or `data: null`",
-            types.join(", ")
-        ),
-        "oneOf": documents.chain([schema_ref("null_document")]).collect::<Vec<_>>(),
-    });
-    let schemas = [
-        ("identifier", identifier),
-        (
-            "relationship",
-            json!({
-                "type": "object",
-                "properties": { "links": links.clone(), "data": data.clone() },
-                "required": ["links"],
-            }),
-        ),
-        (
-            "linkage_document",
-            json!({
-                "type": "object",
-                "properties": { "data": data, "links": links },
-                "required": ["data"],
-            }),
-        ),
-        ("related_document", related),
+    let vars = [
+        ("t", def.type_name),
+        ("n", rel.name),
+        ("types", &types.join(", ")),
     ];
+    let mut schemas = members(template("/polymorphic", &vars));
+    schemas[&format!("{prefix}_identifier")]["properties"]["type"]["enum"] = json!(types);
+    let documents = types.iter().map(|t| schema_ref(&format!("{t}_document")));
+    schemas[&format!("{prefix}_related_document")]["oneOf"] =
+        documents.chain([schema_ref("null_document")]).collect();
     schemas
-        .into_iter()
-        .map(|(suffix, schema)| (format!("{prefix}_{suffix}"), schema))
-        .collect()
 }
 
 /// Filter predicates described per attribute kind (the grammar has more: see the
