@@ -3,14 +3,14 @@
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-use super::{edge, negotiate, reads, writes};
+use super::{edge, negotiate, openapi, reads, writes};
 
 /// Registers every route: operations at the root, the JSON:API under `/api`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(edge::health))
         .route("/ready", web::get().to(edge::ready))
         .route("/metrics", web::get().to(edge::metrics))
-        .route("/openapi.json", web::get().to(crate::openapi::serve))
+        .route("/openapi.json", web::get().to(openapi::serve))
         .service(
             web::scope("/api")
                 .wrap(from_fn(negotiate))

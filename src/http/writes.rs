@@ -18,7 +18,7 @@ use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::jsonapi::request;
 use crate::ledger::{self, Form, Saved};
-use crate::payments;
+use crate::{forms, payments};
 
 /// The request body, at most `max_body_bytes` long (`413` beyond), received within
 /// `body_read_timeout_ms` (`408` after, and the connection closed).
@@ -82,59 +82,87 @@ type Create = fn(&mut DbConnection, &Form) -> ApiResult<Saved>;
 type Change = fn(&mut DbConnection, &str, &Form) -> ApiResult<Saved>;
 type Remove = fn(&mut DbConnection, &str, &Auth) -> ApiResult<()>;
 
+/// One write: the body it accepts (for the document) and the domain function that runs it.
+pub struct Op<F> {
+    pub form: &'static forms::Form,
+    pub run: F,
+}
+
 /// The writes of one resource type; `None` answers 405.
 pub struct Writes {
-    pub create: Option<Create>,
-    pub update: Option<Change>,
+    pub type_name: &'static str,
+    pub create: Option<Op<Create>>,
+    pub update: Option<Op<Change>>,
     pub destroy: Option<Remove>,
 }
 
 /// Every write of the API. Refunds are never deleted: money that moved stays on record.
-pub const TABLE: &[(&str, Writes)] = &[
-    (
-        "refunds",
-        Writes {
-            create: Some(ledger::requests::create),
-            update: Some(ledger::requests::update),
-            destroy: None,
-        },
-    ),
-    (
-        "orders",
-        Writes {
-            create: Some(payments::orders::create),
-            update: Some(payments::orders::update),
-            destroy: None,
-        },
-    ),
-    (
-        "authorizations",
-        Writes {
-            create: Some(payments::authorizations::create),
-            update: Some(payments::authorizations::update),
-            destroy: None,
-        },
-    ),
-    (
-        "captures",
-        Writes {
-            create: Some(payments::captures::create),
-            update: Some(payments::captures::update),
-            destroy: None,
-        },
-    ),
-    (
-        "attachments",
-        Writes {
-            create: Some(payments::attachments::create),
-            update: Some(payments::attachments::update),
-            destroy: Some(payments::attachments::destroy),
-        },
-    ),
+pub static TABLE: &[Writes] = &[
+    Writes {
+        type_name: "refunds",
+        create: Some(Op {
+            form: &forms::REFUND_CREATE,
+            run: ledger::requests::create,
+        }),
+        update: Some(Op {
+            form: &forms::REFUND_UPDATE,
+            run: ledger::requests::update,
+        }),
+        destroy: None,
+    },
+    Writes {
+        type_name: "orders",
+        create: Some(Op {
+            form: &forms::ORDER_CREATE,
+            run: payments::orders::create,
+        }),
+        update: Some(Op {
+            form: &forms::ORDER_UPDATE,
+            run: payments::orders::update,
+        }),
+        destroy: None,
+    },
+    Writes {
+        type_name: "authorizations",
+        create: Some(Op {
+            form: &forms::AUTHORIZATION_CREATE,
+            run: payments::authorizations::create,
+        }),
+        update: Some(Op {
+            form: &forms::AUTHORIZATION_UPDATE,
+            run: payments::authorizations::update,
+        }),
+        destroy: None,
+    },
+    Writes {
+        type_name: "captures",
+        create: Some(Op {
+            form: &forms::CAPTURE_CREATE,
+            run: payments::captures::create,
+        }),
+        update: Some(Op {
+            form: &forms::CAPTURE_UPDATE,
+            run: payments::captures::update,
+        }),
+        destroy: None,
+    },
+    Writes {
+        type_name: "attachments",
+        create: Some(Op {
+            form: &forms::ATTACHMENT_CREATE,
+            run: payments::attachments::create,
+        }),
+        update: Some(Op {
+            form: &forms::ATTACHMENT_UPDATE,
+            run: payments::attachments::update,
+        }),
+        destroy: Some(payments::attachments::destroy),
+    },
 ];
 
-fn writes_of(type_name: &str) -> Option<&'static Writes> {
-    TABLE.iter().find(|(t, _)| *t == type_name).map(|(_, w)| w)
+/// The writes of `type_name`, if it takes any.
+pub fn writes_of(type_name: &str) -> Option<&'static Writes> {
+    TABLE.iter().find(|w| w.type_name == type_name)
 }
 
 /// `POST /api/{type}`.
@@ -146,7 +174,10 @@ pub async fn create(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let type_name = path.into_inner();
-    let Some(run) = writes_of(&type_name).and_then(|w| w.create) else {
+    let Some(run) = writes_of(&type_name)
+        .and_then(|w| w.create.as_ref())
+        .map(|o| o.run)
+    else {
         return method_not_allowed(req).await;
     };
     write(req, auth, state, payload, type_name, None, run).await
@@ -161,7 +192,10 @@ pub async fn update(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let (type_name, id) = path.into_inner();
-    let Some(run) = writes_of(&type_name).and_then(|w| w.update) else {
+    let Some(run) = writes_of(&type_name)
+        .and_then(|w| w.update.as_ref())
+        .map(|o| o.run)
+    else {
         return method_not_allowed(req).await;
     };
     let target = id.clone();

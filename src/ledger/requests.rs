@@ -9,6 +9,7 @@ use super::{NewRefund, Outcome, RefundPatch, Target};
 use crate::auth::Auth;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code};
+use crate::forms;
 use crate::jsonapi::request::Input;
 
 /// A write request: who asks, the document they sent, the `Idempotency-Key` they sent
@@ -120,14 +121,7 @@ fn idempotency_key(form: &Form) -> ApiResult<Option<String>> {
 pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
     let input = form.input;
     let a = &input.attributes;
-    a.only(&[
-        "amount_cents",
-        "currency_code",
-        "key",
-        "reference",
-        "reference_origin",
-        "metadata",
-    ])?;
+    a.only(forms::REFUND_CREATE.names())?;
     let new = NewRefund {
         target: target(input)?,
         amount_cents: a.int("amount_cents")?,
@@ -149,13 +143,7 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
     let input = form.input;
     input.no_relationships()?;
     let a = &input.attributes;
-    a.only(&[
-        "reference",
-        "reference_origin",
-        "metadata",
-        "succeeded",
-        "_forward",
-    ])?;
+    a.only(forms::REFUND_UPDATE.names())?;
     let succeeded = a.bool("succeeded")?;
     let patch = RefundPatch {
         reference: a.text("reference")?,

@@ -7,20 +7,12 @@ use crate::auth::Auth;
 use crate::db::schema::attachments;
 use crate::db::{counts, DbConnection, MultiBackend};
 use crate::error::{ApiError, ApiResult, Code};
+use crate::forms;
 use crate::journal::{self, Change};
 use crate::jsonapi::document::Attributes;
 use crate::jsonapi::request::{Attrs, Input};
 use crate::ledger::{Form, Saved};
 use crate::resources::attachments::{scope, view, Row, ATTACHABLE_TYPES};
-
-const ATTRIBUTES: [&str; 6] = [
-    "name",
-    "description",
-    "url",
-    "reference",
-    "reference_origin",
-    "metadata",
-];
 
 const ATTACHABLE: &str = "/data/relationships/attachable";
 
@@ -152,7 +144,7 @@ fn required_name(a: &Attrs) -> ApiResult<Option<String>> {
 pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
     let (who, input) = (form.auth, form.input);
     let a = &input.attributes;
-    a.only(&ATTRIBUTES)?;
+    a.only(forms::ATTACHMENT_CREATE.names())?;
     let name = required_name(a)?.ok_or_else(|| {
         ApiError::pointer(
             Code::ValidationError,
@@ -209,7 +201,7 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
     let (who, input) = (form.auth, form.input);
     input.no_relationships()?;
     let a = &input.attributes;
-    a.only(&ATTRIBUTES)?;
+    a.only(forms::ATTACHMENT_UPDATE.names())?;
     let name = required_name(a)?;
     let metadata = a.object("metadata")?;
     // Types are checked before the transaction; values are applied inside it.

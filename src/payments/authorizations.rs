@@ -7,6 +7,7 @@ use crate::auth::Auth;
 use crate::db::schema::authorizations;
 use crate::db::{counts, DbConnection, MultiBackend};
 use crate::error::{ApiError, ApiResult};
+use crate::forms;
 use crate::ids::new_id;
 use crate::journal::{self, Change};
 use crate::ledger::{Form, Saved};
@@ -28,17 +29,8 @@ struct New {
 pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
     let (auth, input) = (form.auth, form.input);
     let a = &input.attributes;
-    let mut allowed = vec![
-        "amount_cents",
-        "currency_code",
-        "succeeded",
-        "reference",
-        "reference_origin",
-        "metadata",
-    ];
-    allowed.extend(GatewayFields::NAMES);
-    a.only(&allowed)?;
-    super::only_relationships(input, &["order"])?;
+    a.only(forms::AUTHORIZATION_CREATE.names())?;
+    super::only_relationships(input, forms::AUTHORIZATION_CREATE.exactly_one_of)?;
     let order_id = input
         .to_one("order", "orders")?
         .ok_or_else(|| missing_relationship("order"))?;
@@ -141,7 +133,7 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
     let (auth, input) = (form.auth, form.input);
     input.no_relationships()?;
     let a = &input.attributes;
-    a.only(&["reference", "reference_origin", "metadata"])?;
+    a.only(forms::AUTHORIZATION_UPDATE.names())?;
     let patch = Common::read(a)?;
     let who = auth.clone();
     let target = id.to_owned();

@@ -7,6 +7,7 @@ use crate::auth::Auth;
 use crate::db::schema::{authorizations, captures};
 use crate::db::{counts, DbConnection, MultiBackend};
 use crate::error::{ApiError, ApiResult};
+use crate::forms;
 use crate::ids::new_id;
 use crate::journal::{self, Change};
 use crate::ledger::Target;
@@ -30,18 +31,9 @@ struct New {
 pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
     let (auth, input) = (form.auth, form.input);
     let a = &input.attributes;
-    let mut allowed = vec![
-        "amount_cents",
-        "currency_code",
-        "succeeded",
-        "reference",
-        "reference_origin",
-        "metadata",
-    ];
-    allowed.extend(GatewayFields::NAMES);
-    a.only(&allowed)?;
+    a.only(forms::CAPTURE_CREATE.names())?;
     // The order is the authorization's.
-    super::only_relationships(input, &["authorization"])?;
+    super::only_relationships(input, forms::CAPTURE_CREATE.exactly_one_of)?;
     let authorization_id = input
         .to_one("authorization", "authorizations")?
         .ok_or_else(|| missing_relationship("authorization"))?;
@@ -178,13 +170,7 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
     let (auth, input) = (form.auth, form.input);
     input.no_relationships()?;
     let a = &input.attributes;
-    a.only(&[
-        "reference",
-        "reference_origin",
-        "metadata",
-        "_refund",
-        "_refund_amount_cents",
-    ])?;
+    a.only(forms::CAPTURE_UPDATE.names())?;
     let amount_cents = a.int("_refund_amount_cents")?;
     let refund = match a.bool("_refund")? {
         Some(true) => Some(Trigger {

@@ -174,15 +174,6 @@ pub(crate) struct GatewayFields {
 }
 
 impl GatewayFields {
-    pub const NAMES: [&'static str; 6] = [
-        "payment_method_type",
-        "message",
-        "error_code",
-        "error_detail",
-        "token",
-        "gateway_transaction_id",
-    ];
-
     pub fn read(a: &Attrs) -> ApiResult<Self> {
         let t = |name| a.text(name).map(Option::flatten);
         Ok(Self {

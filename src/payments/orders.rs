@@ -7,6 +7,7 @@ use crate::auth::Auth;
 use crate::db::schema::orders;
 use crate::db::{counts, DbConnection};
 use crate::error::{ApiError, ApiResult};
+use crate::forms;
 use crate::ids::new_id;
 use crate::journal::{self, Change};
 use crate::jsonapi::request::Attrs;
@@ -98,18 +99,7 @@ pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
     let (auth, input) = (form.auth, form.input);
     input.no_relationships()?;
     let a = &input.attributes;
-    a.only(&[
-        "number",
-        "currency_code",
-        "customer_email",
-        "customer_id",
-        "market_id",
-        "total_amount_cents",
-        "shipping_amount_cents",
-        "reference",
-        "reference_origin",
-        "metadata",
-    ])?;
+    a.only(forms::ORDER_CREATE.names())?;
     let number = number(a)?.ok_or_else(|| missing("number"))?;
     let currency_code =
         crate::money::currency_code(a, "currency_code")?.ok_or_else(|| missing("currency_code"))?;
@@ -197,19 +187,7 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
     let (auth, input) = (form.auth, form.input);
     input.no_relationships()?;
     let a = &input.attributes;
-    a.only(&[
-        "number",
-        "currency_code",
-        "customer_email",
-        "customer_id",
-        "market_id",
-        "total_amount_cents",
-        "shipping_amount_cents",
-        "reference",
-        "reference_origin",
-        "metadata",
-        "_refund",
-    ])?;
+    a.only(forms::ORDER_UPDATE.names())?;
     let market_id = a.text("market_id")?;
     if let Some(m) = &market_id {
         check_market(auth, m.as_ref())?;

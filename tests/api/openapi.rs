@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::test as atest;
 use insta::assert_json_snapshot;
-use refunds::openapi::{document, resource_types, Limits};
+use refunds::http::openapi::{document, resource_types, Limits};
 use refunds::resources::lookup;
 use serde_json::{json, Value};
 
