@@ -26,12 +26,12 @@ pub const RESOURCE_TYPES: &[&str] = &[
 pub static DEF: ResourceDef = ResourceDef {
     type_name: "events",
     attributes: &[
-        AttrDef::new("name", Text, true, true),
+        AttrDef::new("name", Text).filter().sort(),
         AttrDef::shown("payload"),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::hidden("resource_type", Text),
-        AttrDef::hidden("resource_id", Text),
-        AttrDef::hidden("order_id", Text),
+        AttrDef::new("created_at", Time).filter().sort(),
+        AttrDef::new("resource_type", Text).filter().hidden(),
+        AttrDef::new("resource_id", Text).filter().hidden(),
+        AttrDef::new("order_id", Text).filter().hidden(),
     ],
     relationships: &[RelDef::poly("resource", RESOURCE_TYPES)],
     default_sort: "-created_at",

@@ -16,15 +16,15 @@ use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
 pub static DEF: ResourceDef = ResourceDef {
     type_name: "refund_captures",
     attributes: &[
-        AttrDef::new("currency_code", Text, true, false),
-        AttrDef::new("amount_cents", Int, true, true),
+        AttrDef::new("currency_code", Text).filter(),
+        AttrDef::new("amount_cents", Int).filter().sort(),
         AttrDef::shown("amount_float"),
         AttrDef::shown("formatted_amount"),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::new("updated_at", Time, true, true),
-        AttrDef::hidden("refund_id", Text),
-        AttrDef::hidden("capture_id", Text),
-        AttrDef::hidden("order_id", Text),
+        AttrDef::new("created_at", Time).filter().sort(),
+        AttrDef::new("updated_at", Time).filter().sort(),
+        AttrDef::new("refund_id", Text).filter().hidden(),
+        AttrDef::new("capture_id", Text).filter().hidden(),
+        AttrDef::new("order_id", Text).filter().hidden(),
     ],
     relationships: &[
         RelDef::one("refund", "refunds"),

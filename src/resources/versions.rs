@@ -16,14 +16,14 @@ use crate::jsonapi::resource::{AttrDef, AttrKind::*, ResourceDef};
 pub static DEF: ResourceDef = ResourceDef {
     type_name: "versions",
     attributes: &[
-        AttrDef::new("resource_type", Text, true, false),
-        AttrDef::new("resource_id", Text, true, false),
-        AttrDef::new("event", Text, true, false),
+        AttrDef::new("resource_type", Text).filter(),
+        AttrDef::new("resource_id", Text).filter(),
+        AttrDef::new("event", Text).filter(),
         AttrDef::shown("changes"),
         AttrDef::shown("snapshot"),
         AttrDef::shown("who"),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::hidden("order_id", Text),
+        AttrDef::new("created_at", Time).filter().sort(),
+        AttrDef::new("order_id", Text).filter().hidden(),
     ],
     relationships: &[],
     // A journal reads oldest first.
