@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod edge;
+pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod journal;

@@ -6,11 +6,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::auth::Auth;
 use crate::db::schema::attachments;
 use crate::db::{counts, Backend, DbConnection, MultiBackend};
+use crate::engine::sql::{self, json_contains, text, typed, Cond, OrderBy};
+use crate::engine::{time, Resource};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::journal::{self, Change};
 use crate::jsonapi::document::{Attributes, Record};
@@ -116,7 +116,7 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<attachments::table>>
     })
 }
 
-super::child_scope!(attachments);
+crate::engine::child_scope!(attachments);
 
 /// Adds `key` to the order; `false` for a field this table has no column for.
 fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
@@ -138,7 +138,7 @@ impl Resource for Attachments {
         &DEF
     }
 
-    super::list_impl!(attachments, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(attachments, Row, view, cond, sort, scope);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::db::schema::{authorizations, captures, orders as orders_t};
 use crate::db::Backend;
+use crate::engine::sql::{self, json_contains, text, typed, Cond, OrderBy};
+use crate::engine::{time, Resource};
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -154,7 +154,7 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<authorizations::tabl
     })
 }
 
-super::child_scope!(authorizations);
+crate::engine::child_scope!(authorizations);
 
 /// Adds `key` to the order; `false` for a field this table has no column for.
 fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
@@ -177,5 +177,5 @@ impl Resource for Authorizations {
         &DEF
     }
 
-    super::list_impl!(authorizations, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(authorizations, Row, view, cond, sort, scope);
 }

@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::db::schema::{authorizations, captures, orders as orders_t, refund_captures};
 use crate::db::{Backend, MultiBackend};
+use crate::engine::sql::{self, json_contains, text, typed, Cond, OrderBy};
+use crate::engine::{time, Resource};
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -191,7 +191,7 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<captures::table>> {
     })
 }
 
-super::child_scope!(captures);
+crate::engine::child_scope!(captures);
 
 /// Adds `key` to the order; `false` for a field this table has no column for.
 fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
@@ -216,5 +216,5 @@ impl Resource for Captures {
         &DEF
     }
 
-    super::list_impl!(captures, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(captures, Row, view, cond, sort, scope);
 }

@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::db::schema::events;
 use crate::db::Backend;
+use crate::engine::sql::{self, text, typed, Cond, OrderBy};
+use crate::engine::{time, Resource};
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -97,7 +97,7 @@ pub fn cond(t: &Target, _backend: Backend) -> ApiResult<Cond<events::table>> {
     })
 }
 
-super::child_scope!(events);
+crate::engine::child_scope!(events);
 
 /// Adds `key` to the order; `false` for a field this table has no column for.
 fn sort(o: &mut OrderBy, key: &SortKey, _backend: Backend) -> bool {
@@ -116,5 +116,5 @@ impl Resource for Events {
         &DEF
     }
 
-    super::list_impl!(events, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(events, Row, view, cond, sort, scope);
 }

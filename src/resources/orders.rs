@@ -3,11 +3,11 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::auth::Scope;
 use crate::db::schema::{authorizations, captures, orders, refunds};
 use crate::db::Backend;
+use crate::engine::sql::{self, json_contains, text, typed, Cond, OrderBy};
+use crate::engine::{time, Resource};
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -215,5 +215,5 @@ impl Resource for Orders {
         &DEF
     }
 
-    super::list_impl!(orders, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(orders, Row, view, cond, sort, scope);
 }

@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::db::schema::{captures, refund_captures, refunds};
 use crate::db::Backend;
+use crate::engine::sql::{self, text, typed, Cond, OrderBy};
+use crate::engine::{time, Resource};
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -116,7 +116,7 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<refund_captures::tab
     })
 }
 
-super::child_scope!(refund_captures);
+crate::engine::child_scope!(refund_captures);
 
 /// Adds `key` to the order; `false` for a field this table has no column for.
 fn sort(o: &mut OrderBy, key: &SortKey, _backend: Backend) -> bool {
@@ -136,5 +136,5 @@ impl Resource for RefundCaptures {
         &DEF
     }
 
-    super::list_impl!(refund_captures, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(refund_captures, Row, view, cond, sort, scope);
 }

@@ -3,13 +3,14 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{orders, time, Resource};
+use super::orders;
 use crate::db::schema::{
     attachments, authorizations, captures, events, orders as orders_t, refund_captures, refunds,
     versions,
 };
 use crate::db::{Backend, MultiBackend};
+use crate::engine::sql::{self, json_contains, text, typed, Cond, OrderBy};
+use crate::engine::{time, Resource};
 use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Target;
@@ -261,7 +262,7 @@ pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<refunds::table>> {
     })
 }
 
-super::child_scope!(refunds);
+crate::engine::child_scope!(refunds);
 
 /// Adds `key` to the order; `false` for a field this table has no column for.
 fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
@@ -285,7 +286,7 @@ impl Resource for Refunds {
         &DEF
     }
 
-    super::list_impl!(
+    crate::engine::list_impl!(
         refunds,
         <ShownRow as Selectable<MultiBackend>>::construct_selection(),
         ShownRow,

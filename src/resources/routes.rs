@@ -3,10 +3,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::includes::{self, default_sort};
-use super::{field_in, lookup, resource, ListQuery, Resource};
+use super::{lookup, resource};
 use crate::auth::Auth;
 use crate::db::DbConnection;
+use crate::engine::includes::{self, default_sort};
+use crate::engine::{field_in, ListQuery, Resource};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::jsonapi::document::{Linked, Pagination, Record, Renderer};
 use crate::jsonapi::query::{self, Limits, Params, Shape};
