@@ -1,9 +1,14 @@
 //! The generic database engine behind every resource: what a collection query asks
 //! (`ListQuery`), the `Resource` trait, the list implementation every table shares
-//! (`list_impl!`), filter and sort SQL (`sql`) and compound documents (`includes`).
+//! (`list_impl!`), filter and sort SQL (`sql`), the declaration that generates a resource's
+//! description and SQL from one line per field (`describe!`) and compound documents
+//! (`includes`).
 
+pub mod describe;
 pub mod includes;
 pub mod sql;
+
+pub(crate) use describe::describe;
 
 use chrono::NaiveDateTime;
 use serde_json::Value;

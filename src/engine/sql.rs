@@ -97,22 +97,22 @@ fn split_values(values: &Values) -> Vec<Values> {
 }
 
 /// The SQL before and after the bound JSON value of a containment test of
-/// `<table>.metadata`, per backend. Only fixed names enter the SQL.
-pub fn json_contains_sql(table: &str, backend: Backend) -> (String, &'static str) {
+/// `<table>.<column>`, per backend. Only fixed names enter the SQL.
+pub fn json_contains_sql(table: &str, column: &str, backend: Backend) -> (String, &'static str) {
     match backend {
-        Backend::Postgres => (format!("(\"{table}\".\"metadata\"::jsonb) @> "), "::jsonb"),
-        Backend::Sqlite => (format!("json_contains(\"{table}\".\"metadata\", "), ")"),
+        Backend::Postgres => (format!("(\"{table}\".\"{column}\"::jsonb) @> "), "::jsonb"),
+        Backend::Sqlite => (format!("json_contains(\"{table}\".\"{column}\", "), ")"),
     }
 }
 
-/// `metadata_jcont`: JSON containment with jsonb semantics on both backends.
+/// `<column>_jcont`: JSON containment with jsonb semantics on both backends.
 macro_rules! json_contains {
-    ($table:literal, $t:expr, $backend:expr) => {{
+    ($table:expr, $column:expr, $t:expr, $backend:expr) => {{
         use $crate::jsonapi::filter::Values;
         let Values::Json(v) = &$t.values else {
             return Err($crate::engine::sql::unsupported($t));
         };
-        let (open, close) = $crate::engine::sql::json_contains_sql($table, $backend);
+        let (open, close) = $crate::engine::sql::json_contains_sql($table, $column, $backend);
         let cond: $crate::engine::sql::Cond<_> = Box::new(
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Bool>>(&open)
                 .bind::<diesel::sql_types::Text, _>(v.clone())
@@ -380,6 +380,37 @@ impl OrderBy {
             self.by(column.is_null(), key);
         }
         self.by(column, key);
+    }
+}
+
+/// Whether a column's SQL type admits NULL, which decides how it sorts.
+pub trait NullOrder {
+    const NULLABLE: bool;
+}
+
+impl NullOrder for diesel::sql_types::is_nullable::NotNull {
+    const NULLABLE: bool = false;
+}
+
+impl NullOrder for diesel::sql_types::is_nullable::IsNullable {
+    const NULLABLE: bool = true;
+}
+
+impl OrderBy {
+    /// A column, with NULLs placed as [`by_nullable`](Self::by_nullable) places them
+    /// when its type admits NULL.
+    pub fn column<C>(&mut self, column: C, key: &crate::jsonapi::query::SortKey, backend: Backend)
+    where
+        C: diesel::ExpressionMethods + diesel::query_builder::QueryFragment<MultiBackend>,
+        C: Copy + Send + 'static,
+        C::SqlType: diesel::sql_types::SqlType,
+        <C::SqlType as diesel::sql_types::SqlType>::IsNull: NullOrder,
+    {
+        if <<C::SqlType as diesel::sql_types::SqlType>::IsNull as NullOrder>::NULLABLE {
+            self.by_nullable(column, key, backend);
+        } else {
+            self.by(column, key);
+        }
     }
 }
 

@@ -8,16 +8,13 @@ use serde_json::Value;
 
 use crate::auth::Auth;
 use crate::db::schema::attachments;
-use crate::db::{counts, Backend, DbConnection, MultiBackend};
-use crate::engine::sql::{self, json_contains, text, typed, Cond, OrderBy};
+use crate::db::{counts, DbConnection, MultiBackend};
 use crate::engine::{time, Resource};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::journal::{self, Change};
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
 use crate::jsonapi::request::{self, Attrs, Input};
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 use crate::resources::routes::{respond_with, with_conn};
 use crate::writes::{body, require_write};
 use crate::AppState;
@@ -25,24 +22,26 @@ use crate::AppState;
 /// What an attachment may be attached to.
 pub const ATTACHABLE_TYPES: &[&str] = &["refunds", "captures", "orders"];
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "attachments",
-    attributes: &[
-        AttrDef::new("name", Text).filter().sort(),
-        AttrDef::new("description", Text).filter(),
-        AttrDef::new("url", Text).filter(),
-        AttrDef::new("reference", Text).filter().sort(),
-        AttrDef::new("reference_origin", Text).filter().sort(),
-        AttrDef::new("metadata", Json).filter(),
-        AttrDef::new("created_at", Time).filter().sort(),
-        AttrDef::new("updated_at", Time).filter().sort(),
-        AttrDef::new("attachable_type", Text).filter().hidden(),
-        AttrDef::new("attachable_id", Text).filter().hidden(),
-        AttrDef::new("order_id", Text).filter().hidden(),
-    ],
-    relationships: &[RelDef::poly("attachable", ATTACHABLE_TYPES)],
+crate::engine::describe! {
+    type_name: attachments,
     default_sort: "-created_at",
-};
+    attributes {
+        name: Text [filter, sort],
+        description: Text [filter],
+        url: Text [filter],
+        reference: Text [filter, sort],
+        reference_origin: Text [filter, sort],
+        metadata: Json [filter],
+        created_at: Time [filter, sort],
+        updated_at: Time [filter, sort],
+        attachable_type: Text [filter, hidden],
+        attachable_id: Text [filter, hidden],
+        order_id: Text [filter, hidden],
+    }
+    relationships {
+        attachable: poly ATTACHABLE_TYPES,
+    }
+}
 
 /// A row of `attachments`, in column order.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -93,43 +92,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `attachments`.
-pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<attachments::table>> {
-    use attachments as at;
-    if !t.path.is_empty() {
-        return Err(sql::unsupported(t));
-    }
-    Ok(match t.attr.name {
-        "id" => text!(at::id, t),
-        "name" => text!(at::name, t),
-        "description" => text!(at::description, t),
-        "url" => text!(at::url, t),
-        "reference" => text!(at::reference, t),
-        "reference_origin" => text!(at::reference_origin, t),
-        "metadata" => json_contains!("attachments", t, backend),
-        "created_at" => typed!(at::created_at, t, Time),
-        "updated_at" => typed!(at::updated_at, t, Time),
-        "attachable_type" => text!(at::attachable_type, t),
-        "attachable_id" => text!(at::attachable_id, t),
-        "order_id" => text!(at::order_id, t),
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
 crate::engine::child_scope!(attachments);
-
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
-    match key.attr.name {
-        "name" => o.by(attachments::name, key),
-        "created_at" => o.by(attachments::created_at, key),
-        "updated_at" => o.by(attachments::updated_at, key),
-        "reference" => o.by_nullable(attachments::reference, key, backend),
-        "reference_origin" => o.by_nullable(attachments::reference_origin, key, backend),
-        _ => return false,
-    }
-    true
-}
 
 pub struct Attachments;
 

@@ -4,31 +4,26 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::db::schema::versions;
-use crate::db::Backend;
-use crate::engine::sql::{self, text, typed, Cond, OrderBy};
 use crate::engine::{time, Resource};
-use crate::error::ApiResult;
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "versions",
-    attributes: &[
-        AttrDef::new("resource_type", Text).filter(),
-        AttrDef::new("resource_id", Text).filter(),
-        AttrDef::new("event", Text).filter(),
-        AttrDef::shown("changes"),
-        AttrDef::shown("snapshot"),
-        AttrDef::shown("who"),
-        AttrDef::new("created_at", Time).filter().sort(),
-        AttrDef::new("order_id", Text).filter().hidden(),
-    ],
-    relationships: &[],
+crate::engine::describe! {
+    type_name: versions,
     // A journal reads oldest first.
     default_sort: "created_at",
-};
+    attributes {
+        resource_type: Text [filter],
+        resource_id: Text [filter],
+        event: Text [filter],
+        changes: shown,
+        snapshot: shown,
+        who: shown,
+        created_at: Time [filter, sort],
+        order_id: Text [filter, hidden],
+    }
+    relationships {}
+}
 
 /// A row of `versions`, in column order.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -67,33 +62,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `versions`.
-pub fn cond(t: &Target, _backend: Backend) -> ApiResult<Cond<versions::table>> {
-    use versions as v;
-    if !t.path.is_empty() {
-        return Err(sql::unsupported(t));
-    }
-    Ok(match t.attr.name {
-        "id" => text!(v::id, t),
-        "resource_type" => text!(v::resource_type, t),
-        "resource_id" => text!(v::resource_id, t),
-        "event" => text!(v::event, t),
-        "created_at" => typed!(v::created_at, t, Time),
-        "order_id" => text!(v::order_id, t),
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
 crate::engine::child_scope!(versions);
-
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, _backend: Backend) -> bool {
-    match key.attr.name {
-        "created_at" => o.by(versions::created_at, key),
-        _ => return false,
-    }
-    true
-}
 
 pub struct Versions;
 
