@@ -513,9 +513,8 @@ async fn check_sorts(app: &TestApp, def: &'static ResourceDef, items: &[Item]) -
 
 /// Every relationship path: `<rel>_id_eq` selects the records linked to that id (the
 /// linkage read through `include`). Polymorphic relationships are skipped (not filterable:
-/// `<rel>_id` names their filter-only attribute), and the paths of a computed resource
-/// (one without filterable attributes, which only takes
-/// `id` filters).
+/// `<rel>_id` names their filter-only attribute); a computed resource (one without
+/// filterable attributes) takes only `id` filters, so its paths must answer 400.
 async fn check_paths(app: &TestApp, def: &'static ResourceDef) -> Vec<String> {
     let mut failures = Vec::new();
     let computed = def.attributes.iter().all(|a| !a.filterable);
