@@ -21,6 +21,7 @@
 //!     relationships {
 //!         order: one orders via order_id,               // refunds.order_id = orders.id
 //!         versions: many versions via resource_id,      // versions.resource_id = refunds.id
+//!         // (on captures) captures.id IN (SELECT capture_id FROM refund_captures ...)
 //!         refunds: many refunds through refund_captures(capture_id, refund_id),
 //!         attachable: poly ATTACHABLE_TYPES,            // not filterable
 //!     }
