@@ -15,8 +15,8 @@
 
 use ::refunds::db::counts::total;
 use ::refunds::db::schema::refunds;
+use ::refunds::engine::sql::limited;
 use ::refunds::resources::refunds::ShownRow;
-use ::refunds::resources::sql::limited;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};

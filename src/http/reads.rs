@@ -6,14 +6,15 @@ use serde_json::{json, Value};
 
 use crate::auth::Auth;
 use crate::db::DbConnection;
+use crate::engine::includes::{self, default_sort};
+use crate::engine::{field_in, ListQuery, Resource};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::AppState;
 use crate::jsonapi::document::{Linked, Pagination, Record, Renderer};
 use crate::jsonapi::query::{self, Limits, Params, Shape};
 use crate::jsonapi::resource::{RelDef, ResourceDef};
 use crate::jsonapi::MEDIA_TYPE;
-use crate::resources::includes::{self, default_sort};
-use crate::resources::{field_in, lookup, resource, ListQuery, Resource};
+use crate::resources::{lookup, resource};
 
 /// `405` with an error document.
 pub async fn method_not_allowed(req: HttpRequest) -> ApiResult<HttpResponse> {

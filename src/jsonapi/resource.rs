@@ -24,29 +24,44 @@ pub struct AttrDef {
 }
 
 impl AttrDef {
-    /// An attribute that is only rendered.
-    pub const fn shown(name: &'static str) -> Self {
-        Self::new(name, AttrKind::Derived, false, false)
-    }
-
-    pub const fn new(name: &'static str, kind: AttrKind, filterable: bool, sortable: bool) -> Self {
+    /// An attribute of `kind` that is rendered, and neither filtered nor sorted until
+    /// [`filter`](Self::filter) or [`sort`](Self::sort) says so.
+    pub const fn new(name: &'static str, kind: AttrKind) -> Self {
         Self {
             name,
             kind,
-            filterable,
-            sortable,
+            filterable: false,
+            sortable: false,
             rendered: true,
         }
     }
 
-    /// A filter-only field such as a foreign key.
-    pub const fn hidden(name: &'static str, kind: AttrKind) -> Self {
+    /// An attribute that is only rendered (floats, formatted amounts, JSON documents).
+    pub const fn shown(name: &'static str) -> Self {
+        Self::new(name, AttrKind::Derived)
+    }
+
+    /// `filter[q][<name>_<predicate>]` may name it.
+    pub const fn filter(self) -> Self {
         Self {
-            name,
-            kind,
             filterable: true,
-            sortable: false,
+            ..self
+        }
+    }
+
+    /// `sort` may name it.
+    pub const fn sort(self) -> Self {
+        Self {
+            sortable: true,
+            ..self
+        }
+    }
+
+    /// Not rendered: a filter-only field such as a foreign key.
+    pub const fn hidden(self) -> Self {
+        Self {
             rendered: false,
+            ..self
         }
     }
 }
@@ -129,4 +144,4 @@ impl ResourceDef {
 }
 
 /// `id` is filterable on every resource.
-pub const ID: AttrDef = AttrDef::hidden("id", AttrKind::Text);
+pub const ID: AttrDef = AttrDef::new("id", AttrKind::Text).filter().hidden();

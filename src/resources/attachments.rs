@@ -4,37 +4,34 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::db::schema::attachments;
-use crate::db::Backend;
-use crate::error::ApiResult;
+use crate::engine::{time, Resource};
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 
 /// What an attachment may be attached to.
 pub const ATTACHABLE_TYPES: &[&str] = &["refunds", "captures", "orders"];
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "attachments",
-    attributes: &[
-        AttrDef::new("name", Text, true, true),
-        AttrDef::new("description", Text, true, false),
-        AttrDef::new("url", Text, true, false),
-        AttrDef::new("reference", Text, true, true),
-        AttrDef::new("reference_origin", Text, true, true),
-        AttrDef::new("metadata", Json, true, false),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::new("updated_at", Time, true, true),
-        AttrDef::hidden("attachable_type", Text),
-        AttrDef::hidden("attachable_id", Text),
-        AttrDef::hidden("order_id", Text),
-    ],
-    relationships: &[RelDef::poly("attachable", ATTACHABLE_TYPES)],
+crate::engine::describe! {
+    type_name: attachments,
     default_sort: "-created_at",
-};
+    attributes {
+        name: Text [filter, sort],
+        description: Text [filter],
+        url: Text [filter],
+        reference: Text [filter, sort],
+        reference_origin: Text [filter, sort],
+        metadata: Json [filter],
+        created_at: Time [filter, sort],
+        updated_at: Time [filter, sort],
+        attachable_type: Text [filter, hidden],
+        attachable_id: Text [filter, hidden],
+        order_id: Text [filter, hidden],
+    }
+    relationships {
+        attachable: poly ATTACHABLE_TYPES,
+    }
+}
 
 /// A row of `attachments`, in column order.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -85,43 +82,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `attachments`.
-pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<attachments::table>> {
-    use attachments as at;
-    if !t.path.is_empty() {
-        return Err(sql::unsupported(t));
-    }
-    Ok(match t.attr.name {
-        "id" => text!(at::id, t),
-        "name" => text!(at::name, t),
-        "description" => text!(at::description, t),
-        "url" => text!(at::url, t),
-        "reference" => text!(at::reference, t),
-        "reference_origin" => text!(at::reference_origin, t),
-        "metadata" => json_contains!("attachments", t, backend),
-        "created_at" => typed!(at::created_at, t, Time),
-        "updated_at" => typed!(at::updated_at, t, Time),
-        "attachable_type" => text!(at::attachable_type, t),
-        "attachable_id" => text!(at::attachable_id, t),
-        "order_id" => text!(at::order_id, t),
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
-super::child_scope!(attachments);
-
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
-    match key.attr.name {
-        "name" => o.by(attachments::name, key),
-        "created_at" => o.by(attachments::created_at, key),
-        "updated_at" => o.by(attachments::updated_at, key),
-        "reference" => o.by_nullable(attachments::reference, key, backend),
-        "reference_origin" => o.by_nullable(attachments::reference_origin, key, backend),
-        _ => return false,
-    }
-    true
-}
+crate::engine::child_scope!(attachments);
 
 pub struct Attachments;
 
@@ -130,5 +91,5 @@ impl Resource for Attachments {
         &DEF
     }
 
-    super::list_impl!(attachments, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(attachments, Row, view, cond, sort, scope);
 }

@@ -3,44 +3,39 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{time, Resource};
-use crate::db::schema::{authorizations, captures, orders as orders_t};
-use crate::db::Backend;
-use crate::error::ApiResult;
+use crate::db::schema::authorizations;
+use crate::engine::{time, Resource};
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "authorizations",
-    attributes: &[
-        AttrDef::new("number", Text, true, true),
-        AttrDef::new("currency_code", Text, true, false),
-        AttrDef::new("amount_cents", Int, true, true),
-        AttrDef::shown("amount_float"),
-        AttrDef::shown("formatted_amount"),
-        AttrDef::new("succeeded", Bool, true, false),
-        AttrDef::new("payment_method_type", Text, true, false),
-        AttrDef::new("message", Text, true, false),
-        AttrDef::new("error_code", Text, true, false),
-        AttrDef::new("error_detail", Text, true, false),
-        AttrDef::new("token", Text, true, false),
-        AttrDef::new("gateway_transaction_id", Text, true, false),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::new("updated_at", Time, true, true),
-        AttrDef::new("reference", Text, true, true),
-        AttrDef::new("reference_origin", Text, true, true),
-        AttrDef::new("metadata", Json, true, false),
-        AttrDef::hidden("order_id", Text),
-    ],
-    relationships: &[
-        RelDef::one("order", "orders"),
-        RelDef::many("captures", "captures", "authorization_id"),
-    ],
+crate::engine::describe! {
+    type_name: authorizations,
     default_sort: "-created_at",
-};
+    attributes {
+        number: Text [filter, sort],
+        currency_code: Text [filter],
+        amount_cents: Int [filter, sort],
+        amount_float: shown,
+        formatted_amount: shown,
+        succeeded: Bool [filter],
+        payment_method_type: Text [filter],
+        message: Text [filter],
+        error_code: Text [filter],
+        error_detail: Text [filter],
+        token: Text [filter],
+        gateway_transaction_id: Text [filter],
+        created_at: Time [filter, sort],
+        updated_at: Time [filter, sort],
+        reference: Text [filter, sort],
+        reference_origin: Text [filter, sort],
+        metadata: Json [filter],
+        order_id: Text [filter, hidden],
+    }
+    relationships {
+        order: one orders via order_id,
+        captures: many captures via authorization_id,
+    }
+}
 
 /// A row of `authorizations`, in column order.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -103,72 +98,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `authorizations`.
-pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<authorizations::table>> {
-    use authorizations as a;
-    if let Some(rel) = t.path.first() {
-        let inner = t.inner();
-        return Ok(match rel.name {
-            "order" => Box::new(
-                sql::in_query(
-                    a::order_id,
-                    orders_t::table
-                        .select(orders_t::id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::orders::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "captures" => Box::new(
-                sql::in_query(
-                    a::id,
-                    captures::table
-                        .select(captures::authorization_id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::captures::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            _ => return Err(sql::unsupported(t)),
-        });
-    }
-    Ok(match t.attr.name {
-        "id" => text!(a::id, t),
-        "number" => text!(a::number, t),
-        "currency_code" => text!(a::currency_code, t),
-        "amount_cents" => typed!(a::amount_cents, t, Int),
-        "succeeded" => typed!(a::succeeded, t, Bool),
-        "payment_method_type" => text!(a::payment_method_type, t),
-        "message" => text!(a::message, t),
-        "error_code" => text!(a::error_code, t),
-        "error_detail" => text!(a::error_detail, t),
-        "token" => text!(a::token, t),
-        "gateway_transaction_id" => text!(a::gateway_transaction_id, t),
-        "created_at" => typed!(a::created_at, t, Time),
-        "updated_at" => typed!(a::updated_at, t, Time),
-        "reference" => text!(a::reference, t),
-        "reference_origin" => text!(a::reference_origin, t),
-        "metadata" => json_contains!("authorizations", t, backend),
-        "order_id" => text!(a::order_id, t),
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
-super::child_scope!(authorizations);
-
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
-    match key.attr.name {
-        "number" => o.by(authorizations::number, key),
-        "amount_cents" => o.by(authorizations::amount_cents, key),
-        "created_at" => o.by(authorizations::created_at, key),
-        "updated_at" => o.by(authorizations::updated_at, key),
-        "reference" => o.by_nullable(authorizations::reference, key, backend),
-        "reference_origin" => o.by_nullable(authorizations::reference_origin, key, backend),
-        _ => return false,
-    }
-    true
-}
+crate::engine::child_scope!(authorizations);
 
 pub struct Authorizations;
 
@@ -177,5 +107,5 @@ impl Resource for Authorizations {
         &DEF
     }
 
-    super::list_impl!(authorizations, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(authorizations, Row, view, cond, sort, scope);
 }

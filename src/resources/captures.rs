@@ -3,52 +3,47 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{time, Resource};
-use crate::db::schema::{authorizations, captures, orders as orders_t, refund_captures};
-use crate::db::{Backend, MultiBackend};
-use crate::error::ApiResult;
+use crate::db::schema::captures;
+use crate::engine::{time, Resource};
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "captures",
-    attributes: &[
-        AttrDef::new("number", Text, true, true),
-        AttrDef::new("currency_code", Text, true, false),
-        AttrDef::new("amount_cents", Int, true, true),
-        AttrDef::shown("amount_float"),
-        AttrDef::shown("formatted_amount"),
-        AttrDef::new("refund_amount_cents", Int, true, true),
-        AttrDef::shown("refund_amount_float"),
-        AttrDef::shown("formatted_refund_amount"),
-        AttrDef::new("refund_balance_cents", Int, true, true),
-        AttrDef::shown("refund_balance_float"),
-        AttrDef::shown("formatted_refund_balance"),
-        AttrDef::new("succeeded", Bool, true, false),
-        AttrDef::new("payment_method_type", Text, true, false),
-        AttrDef::new("message", Text, true, false),
-        AttrDef::new("error_code", Text, true, false),
-        AttrDef::new("error_detail", Text, true, false),
-        AttrDef::new("token", Text, true, false),
-        AttrDef::new("gateway_transaction_id", Text, true, false),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::new("updated_at", Time, true, true),
-        AttrDef::new("reference", Text, true, true),
-        AttrDef::new("reference_origin", Text, true, true),
-        AttrDef::new("metadata", Json, true, false),
-        AttrDef::hidden("order_id", Text),
-        AttrDef::hidden("authorization_id", Text),
-    ],
-    relationships: &[
-        RelDef::one("order", "orders"),
-        RelDef::one("authorization", "authorizations"),
-        RelDef::many("refunds", "refunds", "capture_id"),
-    ],
+crate::engine::describe! {
+    type_name: captures,
     default_sort: "-created_at",
-};
+    attributes {
+        number: Text [filter, sort],
+        currency_code: Text [filter],
+        amount_cents: Int [filter, sort],
+        amount_float: shown,
+        formatted_amount: shown,
+        refund_amount_cents: Int [filter, sort],
+        refund_amount_float: shown,
+        formatted_refund_amount: shown,
+        refund_balance_cents: Int [filter, sort],
+        refund_balance_float: shown,
+        formatted_refund_balance: shown,
+        succeeded: Bool [filter],
+        payment_method_type: Text [filter],
+        message: Text [filter],
+        error_code: Text [filter],
+        error_detail: Text [filter],
+        token: Text [filter],
+        gateway_transaction_id: Text [filter],
+        created_at: Time [filter, sort],
+        updated_at: Time [filter, sort],
+        reference: Text [filter, sort],
+        reference_origin: Text [filter, sort],
+        metadata: Json [filter],
+        order_id: Text [filter, hidden],
+        authorization_id: Text [filter, hidden],
+    }
+    relationships {
+        order: one orders via order_id,
+        authorization: one authorizations via authorization_id,
+        refunds: many refunds through refund_captures(capture_id, refund_id),
+    }
+}
 
 /// A row of `captures`, in column order.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -125,89 +120,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `captures`.
-pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<captures::table>> {
-    use captures as c;
-    if let Some(rel) = t.path.first() {
-        let inner = t.inner();
-        return Ok(match rel.name {
-            "order" => Box::new(
-                sql::in_query(
-                    c::order_id,
-                    orders_t::table
-                        .select(orders_t::id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::orders::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "authorization" => Box::new(
-                sql::in_query(
-                    c::authorization_id,
-                    authorizations::table
-                        .select(authorizations::id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::authorizations::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "refunds" => {
-                use crate::db::schema::refunds;
-                let refunds = refunds::table
-                    .select(refunds::id)
-                    .into_boxed::<MultiBackend>()
-                    .filter(super::refunds::cond(&inner, backend)?);
-                let links = refund_captures::table
-                    .select(refund_captures::capture_id)
-                    .into_boxed::<MultiBackend>()
-                    .filter(sql::in_query(refund_captures::refund_id, refunds));
-                Box::new(sql::in_query(c::id, links).nullable())
-            }
-            _ => return Err(sql::unsupported(t)),
-        });
-    }
-    Ok(match t.attr.name {
-        "id" => text!(c::id, t),
-        "number" => text!(c::number, t),
-        "currency_code" => text!(c::currency_code, t),
-        "amount_cents" => typed!(c::amount_cents, t, Int),
-        "refund_amount_cents" => typed!(c::refund_amount_cents, t, Int),
-        "refund_balance_cents" => typed!(c::refund_balance_cents, t, Int),
-        "succeeded" => typed!(c::succeeded, t, Bool),
-        "payment_method_type" => text!(c::payment_method_type, t),
-        "message" => text!(c::message, t),
-        "error_code" => text!(c::error_code, t),
-        "error_detail" => text!(c::error_detail, t),
-        "token" => text!(c::token, t),
-        "gateway_transaction_id" => text!(c::gateway_transaction_id, t),
-        "created_at" => typed!(c::created_at, t, Time),
-        "updated_at" => typed!(c::updated_at, t, Time),
-        "reference" => text!(c::reference, t),
-        "reference_origin" => text!(c::reference_origin, t),
-        "metadata" => json_contains!("captures", t, backend),
-        "order_id" => text!(c::order_id, t),
-        "authorization_id" => text!(c::authorization_id, t),
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
-super::child_scope!(captures);
-
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
-    match key.attr.name {
-        "number" => o.by(captures::number, key),
-        "amount_cents" => o.by(captures::amount_cents, key),
-        "refund_amount_cents" => o.by(captures::refund_amount_cents, key),
-        "refund_balance_cents" => o.by(captures::refund_balance_cents, key),
-        "created_at" => o.by(captures::created_at, key),
-        "updated_at" => o.by(captures::updated_at, key),
-        "reference" => o.by_nullable(captures::reference, key, backend),
-        "reference_origin" => o.by_nullable(captures::reference_origin, key, backend),
-        _ => return false,
-    }
-    true
-}
+crate::engine::child_scope!(captures);
 
 pub struct Captures;
 
@@ -216,5 +129,5 @@ impl Resource for Captures {
         &DEF
     }
 
-    super::list_impl!(captures, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(captures, Row, view, cond, sort, scope);
 }

@@ -3,15 +3,10 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::db::schema::events;
-use crate::db::Backend;
-use crate::error::ApiResult;
+use crate::engine::{time, Resource};
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 
 /// The types an event's `resource` may be.
 pub const RESOURCE_TYPES: &[&str] = &[
@@ -23,19 +18,21 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "attachments",
 ];
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "events",
-    attributes: &[
-        AttrDef::new("name", Text, true, true),
-        AttrDef::shown("payload"),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::hidden("resource_type", Text),
-        AttrDef::hidden("resource_id", Text),
-        AttrDef::hidden("order_id", Text),
-    ],
-    relationships: &[RelDef::poly("resource", RESOURCE_TYPES)],
+crate::engine::describe! {
+    type_name: events,
     default_sort: "-created_at",
-};
+    attributes {
+        name: Text [filter, sort],
+        payload: shown,
+        created_at: Time [filter, sort],
+        resource_type: Text [filter, hidden],
+        resource_id: Text [filter, hidden],
+        order_id: Text [filter, hidden],
+    }
+    relationships {
+        resource: poly RESOURCE_TYPES,
+    }
+}
 
 /// A row of `events`, in column order.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -80,34 +77,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `events`.
-pub fn cond(t: &Target, _backend: Backend) -> ApiResult<Cond<events::table>> {
-    use events as e;
-    if !t.path.is_empty() {
-        return Err(sql::unsupported(t));
-    }
-    Ok(match t.attr.name {
-        "id" => text!(e::id, t),
-        "name" => text!(e::name, t),
-        "created_at" => typed!(e::created_at, t, Time),
-        "resource_type" => text!(e::resource_type, t),
-        "resource_id" => text!(e::resource_id, t),
-        "order_id" => text!(e::order_id, t),
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
-super::child_scope!(events);
-
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, _backend: Backend) -> bool {
-    match key.attr.name {
-        "name" => o.by(events::name, key),
-        "created_at" => o.by(events::created_at, key),
-        _ => return false,
-    }
-    true
-}
+crate::engine::child_scope!(events);
 
 pub struct Events;
 
@@ -116,5 +86,5 @@ impl Resource for Events {
         &DEF
     }
 
-    super::list_impl!(events, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(events, Row, view, cond, sort, scope);
 }

@@ -3,45 +3,41 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::auth::Scope;
-use crate::db::schema::{authorizations, captures, orders, refunds};
-use crate::db::Backend;
-use crate::error::ApiResult;
+use crate::db::schema::orders;
+use crate::engine::sql::Cond;
+use crate::engine::{time, Resource};
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "orders",
-    attributes: &[
-        AttrDef::new("number", Text, true, true),
-        AttrDef::new("currency_code", Text, true, false),
-        AttrDef::new("customer_email", Text, true, true),
-        AttrDef::new("customer_id", Text, true, false),
-        AttrDef::new("market_id", Text, true, false),
-        AttrDef::new("total_amount_cents", Int, true, true),
-        AttrDef::shown("total_amount_float"),
-        AttrDef::shown("formatted_total_amount"),
-        AttrDef::new("shipping_amount_cents", Int, true, true),
-        AttrDef::shown("shipping_amount_float"),
-        AttrDef::shown("formatted_shipping_amount"),
-        AttrDef::new("payment_status", Text, true, true),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::new("updated_at", Time, true, true),
-        AttrDef::new("reference", Text, true, true),
-        AttrDef::new("reference_origin", Text, true, true),
-        AttrDef::new("metadata", Json, true, false),
-    ],
-    relationships: &[
-        RelDef::many("authorizations", "authorizations", "order_id"),
-        RelDef::many("captures", "captures", "order_id"),
-        RelDef::many("refunds", "refunds", "order_id"),
-    ],
+crate::engine::describe! {
+    type_name: orders,
     default_sort: "-created_at",
-};
+    attributes {
+        number: Text [filter, sort],
+        currency_code: Text [filter],
+        customer_email: Text [filter, sort],
+        customer_id: Text [filter],
+        market_id: Text [filter],
+        total_amount_cents: Int [filter, sort],
+        total_amount_float: shown,
+        formatted_total_amount: shown,
+        shipping_amount_cents: Int [filter, sort],
+        shipping_amount_float: shown,
+        formatted_shipping_amount: shown,
+        payment_status: Text [filter, sort],
+        created_at: Time [filter, sort],
+        updated_at: Time [filter, sort],
+        reference: Text [filter, sort],
+        reference_origin: Text [filter, sort],
+        metadata: Json [filter],
+    }
+    relationships {
+        authorizations: many authorizations via order_id,
+        captures: many captures via order_id,
+        refunds: many refunds via order_id,
+    }
+}
 
 /// A row of `orders`, in column order.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -102,64 +98,6 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `orders`.
-pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<orders::table>> {
-    use orders as o;
-    if let Some(rel) = t.path.first() {
-        let inner = t.inner();
-        return Ok(match rel.name {
-            "authorizations" => Box::new(
-                sql::in_query(
-                    o::id,
-                    authorizations::table
-                        .select(authorizations::order_id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::authorizations::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "captures" => Box::new(
-                sql::in_query(
-                    o::id,
-                    captures::table
-                        .select(captures::order_id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::captures::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "refunds" => Box::new(
-                sql::in_query(
-                    o::id,
-                    refunds::table
-                        .select(refunds::order_id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::refunds::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            _ => return Err(sql::unsupported(t)),
-        });
-    }
-    Ok(match t.attr.name {
-        "id" => text!(o::id, t),
-        "number" => text!(o::number, t),
-        "currency_code" => text!(o::currency_code, t),
-        "customer_email" => text!(o::customer_email, t),
-        "customer_id" => text!(o::customer_id, t),
-        "market_id" => text!(o::market_id, t),
-        "total_amount_cents" => typed!(o::total_amount_cents, t, Int),
-        "shipping_amount_cents" => typed!(o::shipping_amount_cents, t, Int),
-        "payment_status" => text!(o::payment_status, t),
-        "created_at" => typed!(o::created_at, t, Time),
-        "updated_at" => typed!(o::updated_at, t, Time),
-        "reference" => text!(o::reference, t),
-        "reference_origin" => text!(o::reference_origin, t),
-        "metadata" => json_contains!("orders", t, backend),
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
 /// The orders a customer- or market-limited token may see (`None`: no limit beyond the tenant).
 pub fn restriction(scope: &Scope) -> Option<Cond<orders::table>> {
     if scope.customer_id.is_none() && scope.market_ids.is_none() {
@@ -191,23 +129,6 @@ pub fn scope(scope: &Scope) -> Cond<orders::table> {
     })
 }
 
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
-    match key.attr.name {
-        "number" => o.by(orders::number, key),
-        "customer_email" => o.by_nullable(orders::customer_email, key, backend),
-        "total_amount_cents" => o.by(orders::total_amount_cents, key),
-        "shipping_amount_cents" => o.by(orders::shipping_amount_cents, key),
-        "payment_status" => o.by(orders::payment_status, key),
-        "created_at" => o.by(orders::created_at, key),
-        "updated_at" => o.by(orders::updated_at, key),
-        "reference" => o.by_nullable(orders::reference, key, backend),
-        "reference_origin" => o.by_nullable(orders::reference_origin, key, backend),
-        _ => return false,
-    }
-    true
-}
-
 pub struct Orders;
 
 impl Resource for Orders {
@@ -215,5 +136,5 @@ impl Resource for Orders {
         &DEF
     }
 
-    super::list_impl!(orders, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(orders, Row, view, cond, sort, scope);
 }

@@ -3,35 +3,30 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, text, typed, Cond, OrderBy};
-use super::{time, Resource};
-use crate::db::schema::{captures, refund_captures, refunds};
-use crate::db::Backend;
-use crate::error::ApiResult;
+use crate::db::schema::refund_captures;
+use crate::engine::{time, Resource};
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "refund_captures",
-    attributes: &[
-        AttrDef::new("currency_code", Text, true, false),
-        AttrDef::new("amount_cents", Int, true, true),
-        AttrDef::shown("amount_float"),
-        AttrDef::shown("formatted_amount"),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::new("updated_at", Time, true, true),
-        AttrDef::hidden("refund_id", Text),
-        AttrDef::hidden("capture_id", Text),
-        AttrDef::hidden("order_id", Text),
-    ],
-    relationships: &[
-        RelDef::one("refund", "refunds"),
-        RelDef::one("capture", "captures"),
-    ],
+crate::engine::describe! {
+    type_name: refund_captures,
     default_sort: "-created_at",
-};
+    attributes {
+        currency_code: Text [filter],
+        amount_cents: Int [filter, sort],
+        amount_float: shown,
+        formatted_amount: shown,
+        created_at: Time [filter, sort],
+        updated_at: Time [filter, sort],
+        refund_id: Text [filter, hidden],
+        capture_id: Text [filter, hidden],
+        order_id: Text [filter, hidden],
+    }
+    relationships {
+        refund: one refunds via refund_id,
+        capture: one captures via capture_id,
+    }
+}
 
 /// A row of `refund_captures`, in column order.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -74,60 +69,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `refund_captures`.
-pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<refund_captures::table>> {
-    use refund_captures as rc;
-    if let Some(rel) = t.path.first() {
-        let inner = t.inner();
-        return Ok(match rel.name {
-            "refund" => Box::new(
-                sql::in_query(
-                    rc::refund_id,
-                    refunds::table
-                        .select(refunds::id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::refunds::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "capture" => Box::new(
-                sql::in_query(
-                    rc::capture_id,
-                    captures::table
-                        .select(captures::id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::captures::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            _ => return Err(sql::unsupported(t)),
-        });
-    }
-    Ok(match t.attr.name {
-        "id" => text!(rc::id, t),
-        "currency_code" => text!(rc::currency_code, t),
-        "amount_cents" => typed!(rc::amount_cents, t, Int),
-        "created_at" => typed!(rc::created_at, t, Time),
-        "updated_at" => typed!(rc::updated_at, t, Time),
-        "refund_id" => text!(rc::refund_id, t),
-        "capture_id" => text!(rc::capture_id, t),
-        "order_id" => text!(rc::order_id, t),
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
-super::child_scope!(refund_captures);
-
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, _backend: Backend) -> bool {
-    match key.attr.name {
-        "amount_cents" => o.by(refund_captures::amount_cents, key),
-        "created_at" => o.by(refund_captures::created_at, key),
-        "updated_at" => o.by(refund_captures::updated_at, key),
-        _ => return false,
-    }
-    true
-}
+crate::engine::child_scope!(refund_captures);
 
 pub struct RefundCaptures;
 
@@ -136,5 +78,5 @@ impl Resource for RefundCaptures {
         &DEF
     }
 
-    super::list_impl!(refund_captures, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(refund_captures, Row, view, cond, sort, scope);
 }

@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::orders::{self, Orders};
-use super::{ListQuery, Resource};
 use crate::db::schema::captures;
 use crate::db::DbConnection;
+use crate::engine::{ListQuery, Resource};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::jsonapi::document::{Attributes, Record};
 use crate::jsonapi::filter::Condition;

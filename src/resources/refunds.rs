@@ -1,58 +1,51 @@
-//! `refunds`: the resource description, its row, filters, sort and view.
+//! `refunds`: the resource description (with its filters and sort), its row and view.
 
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, json_contains, text, typed, Cond, OrderBy};
-use super::{orders, time, Resource};
-use crate::db::schema::{
-    attachments, authorizations, captures, events, orders as orders_t, refund_captures, refunds,
-    versions,
-};
-use crate::db::{Backend, MultiBackend};
-use crate::error::ApiResult;
+use crate::db::schema::refunds;
+use crate::db::MultiBackend;
+use crate::engine::{time, Resource};
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, RelDef, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "refunds",
-    attributes: &[
-        AttrDef::new("number", Text, true, true),
-        AttrDef::new("key", Text, true, true),
-        AttrDef::new("currency_code", Text, true, false),
-        AttrDef::new("amount_cents", Int, true, true),
-        AttrDef::shown("amount_float"),
-        AttrDef::shown("formatted_amount"),
-        AttrDef::new("succeeded", Bool, true, false),
-        AttrDef::new("message", Text, true, false),
-        AttrDef::new("error_code", Text, true, false),
-        AttrDef::new("error_detail", Text, true, false),
-        AttrDef::new("token", Text, true, false),
-        AttrDef::new("gateway_transaction_id", Text, true, false),
-        AttrDef::shown("payment_method_type"),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::new("updated_at", Time, true, true),
-        AttrDef::new("reference", Text, true, true),
-        AttrDef::new("reference_origin", Text, true, true),
-        AttrDef::new("metadata", Json, true, false),
-        AttrDef::hidden("order_id", Text),
-        AttrDef::hidden("reference_capture_id", Text),
-        AttrDef::hidden("authorization_id", Text),
-        AttrDef::hidden("capture_id", Text),
-    ],
-    relationships: &[
-        RelDef::one("order", "orders"),
-        RelDef::one("reference_capture", "captures"),
-        RelDef::one("authorization", "authorizations"),
-        RelDef::many("refund_captures", "refund_captures", "refund_id"),
-        RelDef::many("versions", "versions", "resource_id"),
-        RelDef::many("events", "events", "resource_id"),
-        RelDef::many("attachments", "attachments", "attachable_id"),
-    ],
+crate::engine::describe! {
+    type_name: refunds,
     default_sort: "-created_at",
-};
+    attributes {
+        number: Text [filter, sort],
+        key: Text [filter, sort],
+        currency_code: Text [filter],
+        amount_cents: Int [filter, sort],
+        amount_float: shown,
+        formatted_amount: shown,
+        succeeded: Bool [filter],
+        message: Text [filter],
+        error_code: Text [filter],
+        error_detail: Text [filter],
+        token: Text [filter],
+        gateway_transaction_id: Text [filter],
+        payment_method_type: shown,
+        created_at: Time [filter, sort],
+        updated_at: Time [filter, sort],
+        reference: Text [filter, sort],
+        reference_origin: Text [filter, sort],
+        metadata: Json [filter],
+        order_id: Text [filter, hidden],
+        reference_capture_id: Text [filter, hidden],
+        authorization_id: Text [filter, hidden],
+        capture_id: Text in refund_captures(refund_id) [filter, hidden],
+    }
+    relationships {
+        order: one orders via order_id,
+        reference_capture: one captures via reference_capture_id,
+        authorization: one authorizations via authorization_id,
+        refund_captures: many refund_captures via refund_id,
+        versions: many versions via resource_id,
+        events: many events via resource_id,
+        attachments: many attachments via attachable_id,
+    }
+}
 
 /// A row of `refunds`: what reads show, plus the tenant and the write side's bookkeeping.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -145,138 +138,7 @@ fn render(r: ShownRow, organization_id: String, mode: String) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `refunds`.
-pub fn cond(t: &Target, backend: Backend) -> ApiResult<Cond<refunds::table>> {
-    use refunds as r;
-    if let Some(rel) = t.path.first() {
-        let inner = t.inner();
-        return Ok(match rel.name {
-            "order" => Box::new(
-                sql::in_query(
-                    r::order_id,
-                    orders_t::table
-                        .select(orders_t::id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(orders::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "reference_capture" => Box::new(
-                sql::in_query(
-                    r::reference_capture_id,
-                    captures::table
-                        .select(captures::id.nullable())
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::captures::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "authorization" => Box::new(
-                sql::in_query(
-                    r::authorization_id,
-                    authorizations::table
-                        .select(authorizations::id.nullable())
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::authorizations::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "refund_captures" => Box::new(
-                sql::in_query(
-                    r::id,
-                    refund_captures::table
-                        .select(refund_captures::refund_id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::refund_captures::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "versions" => Box::new(
-                sql::in_query(
-                    r::id,
-                    versions::table
-                        .select(versions::resource_id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::versions::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "events" => Box::new(
-                sql::in_query(
-                    r::id,
-                    events::table
-                        .select(events::resource_id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::events::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            "attachments" => Box::new(
-                sql::in_query(
-                    r::id,
-                    attachments::table
-                        .select(attachments::attachable_id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(super::attachments::cond(&inner, backend)?),
-                )
-                .nullable(),
-            ),
-            _ => return Err(sql::unsupported(t)),
-        });
-    }
-    Ok(match t.attr.name {
-        "id" => text!(r::id, t),
-        "number" => text!(r::number, t),
-        "key" => text!(r::key, t),
-        "currency_code" => text!(r::currency_code, t),
-        "amount_cents" => typed!(r::amount_cents, t, Int),
-        "succeeded" => typed!(r::succeeded, t, Bool),
-        "message" => text!(r::message, t),
-        "error_code" => text!(r::error_code, t),
-        "error_detail" => text!(r::error_detail, t),
-        "token" => text!(r::token, t),
-        "gateway_transaction_id" => text!(r::gateway_transaction_id, t),
-        "created_at" => typed!(r::created_at, t, Time),
-        "updated_at" => typed!(r::updated_at, t, Time),
-        "reference" => text!(r::reference, t),
-        "reference_origin" => text!(r::reference_origin, t),
-        "metadata" => json_contains!("refunds", t, backend),
-        "order_id" => text!(r::order_id, t),
-        "reference_capture_id" => text!(r::reference_capture_id, t),
-        "authorization_id" => text!(r::authorization_id, t),
-        "capture_id" => {
-            let inner = text!(refund_captures::capture_id, t);
-            Box::new(
-                sql::in_query(
-                    r::id,
-                    refund_captures::table
-                        .select(refund_captures::refund_id)
-                        .into_boxed::<crate::db::MultiBackend>()
-                        .filter(inner),
-                )
-                .nullable(),
-            )
-        }
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
-super::child_scope!(refunds);
-
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, backend: Backend) -> bool {
-    match key.attr.name {
-        "number" => o.by(refunds::number, key),
-        "key" => o.by(refunds::key, key),
-        "amount_cents" => o.by(refunds::amount_cents, key),
-        "created_at" => o.by(refunds::created_at, key),
-        "updated_at" => o.by(refunds::updated_at, key),
-        "reference" => o.by_nullable(refunds::reference, key, backend),
-        "reference_origin" => o.by_nullable(refunds::reference_origin, key, backend),
-        _ => return false,
-    }
-    true
-}
+crate::engine::child_scope!(refunds);
 
 pub struct Refunds;
 
@@ -285,7 +147,7 @@ impl Resource for Refunds {
         &DEF
     }
 
-    super::list_impl!(
+    crate::engine::list_impl!(
         refunds,
         <ShownRow as Selectable<MultiBackend>>::construct_selection(),
         ShownRow,

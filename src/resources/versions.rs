@@ -3,32 +3,27 @@
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::sql::{self, text, typed, Cond, OrderBy};
-use super::{time, Resource};
 use crate::db::schema::versions;
-use crate::db::Backend;
-use crate::error::ApiResult;
+use crate::engine::{time, Resource};
 use crate::jsonapi::document::{Attributes, Record};
-use crate::jsonapi::filter::Target;
-use crate::jsonapi::query::SortKey;
-use crate::jsonapi::resource::{AttrDef, AttrKind::*, ResourceDef};
+use crate::jsonapi::resource::ResourceDef;
 
-pub static DEF: ResourceDef = ResourceDef {
-    type_name: "versions",
-    attributes: &[
-        AttrDef::new("resource_type", Text, true, false),
-        AttrDef::new("resource_id", Text, true, false),
-        AttrDef::new("event", Text, true, false),
-        AttrDef::shown("changes"),
-        AttrDef::shown("snapshot"),
-        AttrDef::shown("who"),
-        AttrDef::new("created_at", Time, true, true),
-        AttrDef::hidden("order_id", Text),
-    ],
-    relationships: &[],
+crate::engine::describe! {
+    type_name: versions,
     // A journal reads oldest first.
     default_sort: "created_at",
-};
+    attributes {
+        resource_type: Text [filter],
+        resource_id: Text [filter],
+        event: Text [filter],
+        changes: shown,
+        snapshot: shown,
+        who: shown,
+        created_at: Time [filter, sort],
+        order_id: Text [filter, hidden],
+    }
+    relationships {}
+}
 
 /// A row of `versions`, in column order.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -67,33 +62,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-/// The SQL condition of one filter target on `versions`.
-pub fn cond(t: &Target, _backend: Backend) -> ApiResult<Cond<versions::table>> {
-    use versions as v;
-    if !t.path.is_empty() {
-        return Err(sql::unsupported(t));
-    }
-    Ok(match t.attr.name {
-        "id" => text!(v::id, t),
-        "resource_type" => text!(v::resource_type, t),
-        "resource_id" => text!(v::resource_id, t),
-        "event" => text!(v::event, t),
-        "created_at" => typed!(v::created_at, t, Time),
-        "order_id" => text!(v::order_id, t),
-        _ => return Err(sql::unsupported(t)),
-    })
-}
-
-super::child_scope!(versions);
-
-/// Adds `key` to the order; `false` for a field this table has no column for.
-fn sort(o: &mut OrderBy, key: &SortKey, _backend: Backend) -> bool {
-    match key.attr.name {
-        "created_at" => o.by(versions::created_at, key),
-        _ => return false,
-    }
-    true
-}
+crate::engine::child_scope!(versions);
 
 pub struct Versions;
 
@@ -102,5 +71,5 @@ impl Resource for Versions {
         &DEF
     }
 
-    super::list_impl!(versions, Row, view, cond, sort, scope);
+    crate::engine::list_impl!(versions, Row, view, cond, sort, scope);
 }

@@ -17,5 +17,6 @@ mod operations;
 mod payments;
 mod refund_writes;
 mod refunds;
+mod registry;
 mod relationships;
 mod resources;

@@ -97,23 +97,23 @@ fn split_values(values: &Values) -> Vec<Values> {
 }
 
 /// The SQL before and after the bound JSON value of a containment test of
-/// `<table>.metadata`, per backend. Only fixed names enter the SQL.
-pub fn json_contains_sql(table: &str, backend: Backend) -> (String, &'static str) {
+/// `<table>.<column>`, per backend. Only fixed names enter the SQL.
+pub fn json_contains_sql(table: &str, column: &str, backend: Backend) -> (String, &'static str) {
     match backend {
-        Backend::Postgres => (format!("(\"{table}\".\"metadata\"::jsonb) @> "), "::jsonb"),
-        Backend::Sqlite => (format!("json_contains(\"{table}\".\"metadata\", "), ")"),
+        Backend::Postgres => (format!("(\"{table}\".\"{column}\"::jsonb) @> "), "::jsonb"),
+        Backend::Sqlite => (format!("json_contains(\"{table}\".\"{column}\", "), ")"),
     }
 }
 
-/// `metadata_jcont`: JSON containment with jsonb semantics on both backends.
+/// `<column>_jcont`: JSON containment with jsonb semantics on both backends.
 macro_rules! json_contains {
-    ($table:literal, $t:expr, $backend:expr) => {{
+    ($table:expr, $column:expr, $t:expr, $backend:expr) => {{
         use $crate::jsonapi::filter::Values;
         let Values::Json(v) = &$t.values else {
-            return Err($crate::resources::sql::unsupported($t));
+            return Err($crate::engine::sql::unsupported($t));
         };
-        let (open, close) = $crate::resources::sql::json_contains_sql($table, $backend);
-        let cond: $crate::resources::sql::Cond<_> = Box::new(
+        let (open, close) = $crate::engine::sql::json_contains_sql($table, $column, $backend);
+        let cond: $crate::engine::sql::Cond<_> = Box::new(
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Bool>>(&open)
                 .bind::<diesel::sql_types::Text, _>(v.clone())
                 .sql(close),
@@ -130,7 +130,7 @@ macro_rules! compare {
         use $crate::jsonapi::filter::Op;
         let vals = $vals;
         let first = vals.first().cloned();
-        let cond: $crate::resources::sql::Cond<_> = match ($t.op, first) {
+        let cond: $crate::engine::sql::Cond<_> = match ($t.op, first) {
             (Op::Eq, Some(v)) => Box::new($col.eq(v).nullable()),
             (Op::NotEq, Some(v)) => Box::new($col.ne(v).nullable()),
             (Op::EqOrNull, Some(v)) => {
@@ -154,7 +154,7 @@ macro_rules! compare {
             }
             (Op::Null, _) => Box::new($col.is_null().nullable()),
             (Op::NotNull, _) => Box::new($col.is_not_null().nullable()),
-            _ => return Err($crate::resources::sql::unsupported($t)),
+            _ => return Err($crate::engine::sql::unsupported($t)),
         };
         cond
     }};
@@ -168,8 +168,8 @@ macro_rules! text {
             BoolExpressionMethods, EscapeExpressionMethods, ExpressionMethods,
             NullableExpressionMethods, TextExpressionMethods,
         };
+        use $crate::engine::sql::lower;
         use $crate::jsonapi::filter::{like_pattern, Op, Values};
-        use $crate::resources::sql::lower;
         let first = match &$t.values {
             Values::Text(vals) => vals
                 .first()
@@ -177,8 +177,8 @@ macro_rules! text {
                 .unwrap_or_default(),
             _ => String::new(),
         };
-        let cond: $crate::resources::sql::Cond<_> = match (&$t.values, $t.op) {
-            (Values::None, Op::Null | Op::NotNull) => $crate::resources::sql::nullness!($col, $t),
+        let cond: $crate::engine::sql::Cond<_> = match (&$t.values, $t.op) {
+            (Values::None, Op::Null | Op::NotNull) => $crate::engine::sql::nullness!($col, $t),
             (Values::Text(_), Op::Cont | Op::Start | Op::End | Op::Matches) => {
                 Box::new(lower($col).like(first).escape('\\').nullable())
             }
@@ -191,8 +191,8 @@ macro_rules! text {
             (Values::None, Op::Blank) => {
                 Box::new($col.is_null().nullable().or($col.eq("").nullable()))
             }
-            (Values::Text(vals), _) => $crate::resources::sql::compare!($col, $t, vals.clone()),
-            _ => return Err($crate::resources::sql::unsupported($t)),
+            (Values::Text(vals), _) => $crate::engine::sql::compare!($col, $t, vals.clone()),
+            _ => return Err($crate::engine::sql::unsupported($t)),
         };
         cond
     }};
@@ -203,9 +203,9 @@ macro_rules! typed {
     ($col:expr, $t:expr, $variant:ident) => {{
         use $crate::jsonapi::filter::Values;
         match &$t.values {
-            Values::$variant(vals) => $crate::resources::sql::compare!($col, $t, vals.clone()),
-            Values::None => $crate::resources::sql::nullness!($col, $t),
-            _ => return Err($crate::resources::sql::unsupported($t)),
+            Values::$variant(vals) => $crate::engine::sql::compare!($col, $t, vals.clone()),
+            Values::None => $crate::engine::sql::nullness!($col, $t),
+            _ => return Err($crate::engine::sql::unsupported($t)),
         }
     }};
 }
@@ -215,10 +215,10 @@ macro_rules! nullness {
     ($col:expr, $t:expr) => {{
         use diesel::{ExpressionMethods, NullableExpressionMethods};
         use $crate::jsonapi::filter::Op;
-        let cond: $crate::resources::sql::Cond<_> = match $t.op {
+        let cond: $crate::engine::sql::Cond<_> = match $t.op {
             Op::Null => Box::new($col.is_null().nullable()),
             Op::NotNull => Box::new($col.is_not_null().nullable()),
-            _ => return Err($crate::resources::sql::unsupported($t)),
+            _ => return Err($crate::engine::sql::unsupported($t)),
         };
         cond
     }};
@@ -380,6 +380,37 @@ impl OrderBy {
             self.by(column.is_null(), key);
         }
         self.by(column, key);
+    }
+}
+
+/// Whether a column's SQL type admits NULL, which decides how it sorts.
+pub trait NullOrder {
+    const NULLABLE: bool;
+}
+
+impl NullOrder for diesel::sql_types::is_nullable::NotNull {
+    const NULLABLE: bool = false;
+}
+
+impl NullOrder for diesel::sql_types::is_nullable::IsNullable {
+    const NULLABLE: bool = true;
+}
+
+impl OrderBy {
+    /// A column, with NULLs placed as [`by_nullable`](Self::by_nullable) places them
+    /// when its type admits NULL.
+    pub fn column<C>(&mut self, column: C, key: &crate::jsonapi::query::SortKey, backend: Backend)
+    where
+        C: diesel::ExpressionMethods + diesel::query_builder::QueryFragment<MultiBackend>,
+        C: Copy + Send + 'static,
+        C::SqlType: diesel::sql_types::SqlType,
+        <C::SqlType as diesel::sql_types::SqlType>::IsNull: NullOrder,
+    {
+        if <<C::SqlType as diesel::sql_types::SqlType>::IsNull as NullOrder>::NULLABLE {
+            self.by_nullable(column, key, backend);
+        } else {
+            self.by(column, key);
+        }
     }
 }
 

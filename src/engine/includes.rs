@@ -4,13 +4,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::{field_in, resource, ListQuery};
+use super::{field_in, ListQuery};
 use crate::auth::Scope;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::jsonapi::document::{Linked, Record};
 use crate::jsonapi::query::{Includes, SortKey};
 use crate::jsonapi::resource::ResourceDef;
+use crate::resources::resource;
 
 type Key = (&'static str, String);
 
