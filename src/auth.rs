@@ -63,6 +63,13 @@ pub struct Scope {
     pub market_ids: Option<Vec<String>>,
 }
 
+impl Scope {
+    /// Whether the token sees only some of its tenant's orders (a customer, markets).
+    pub fn is_restricted(&self) -> bool {
+        self.customer_id.is_some() || self.market_ids.is_some()
+    }
+}
+
 /// An authenticated request.
 #[derive(Debug, Clone)]
 pub struct Auth {

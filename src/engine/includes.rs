@@ -4,14 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::{field_in, ListQuery};
+use super::{field_in, ListQuery, Registry};
 use crate::auth::Scope;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult};
 use crate::jsonapi::document::{Linked, Record};
 use crate::jsonapi::query::{Includes, SortKey};
 use crate::jsonapi::resource::ResourceDef;
-use crate::resources::resource;
 
 type Key = (&'static str, String);
 
@@ -45,6 +44,7 @@ pub fn load(
     scope: &Scope,
     primary: Vec<Record>,
     tree: &Includes,
+    resource: Registry,
 ) -> ApiResult<(Vec<Linked>, Vec<Linked>)> {
     if tree.0.is_empty() {
         return Ok((primary.into_iter().map(Linked::from).collect(), Vec::new()));
@@ -66,7 +66,7 @@ pub fn load(
     }
     store.primary_len = store.records.len();
     for (def, keys) in by_type.into_values() {
-        expand(conn, scope, &mut store, def, keys, tree)?;
+        expand(conn, scope, &mut store, def, keys, tree, resource)?;
     }
     let included = store.records.split_off(store.primary_len);
     Ok((store.records, included))
@@ -79,6 +79,7 @@ fn expand(
     def: &'static ResourceDef,
     parents: Vec<Key>,
     tree: &Includes,
+    resource: Registry,
 ) -> ApiResult<()> {
     for (rel_name, subtree) in &tree.0 {
         let rel = def
@@ -175,7 +176,7 @@ fn expand(
             for (type_name, keys) in by_type {
                 let target =
                     resource(type_name).ok_or_else(|| ApiError::internal("include", type_name))?;
-                expand(conn, scope, store, target.def(), keys, subtree)?;
+                expand(conn, scope, store, target.def(), keys, subtree, resource)?;
             }
         }
     }

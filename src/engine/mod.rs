@@ -21,6 +21,9 @@ use crate::jsonapi::filter::{Combine, Condition, Op, Target, Values};
 use crate::jsonapi::query::SortKey;
 use crate::jsonapi::resource::{ResourceDef, ID};
 
+/// Finds a resource type's storage by its name (the registry is the caller's).
+pub type Registry = fn(&str) -> Option<&'static dyn Resource>;
+
 /// What a collection query asks of one resource type.
 pub struct ListQuery<'a> {
     pub scope: &'a Scope,
@@ -81,7 +84,7 @@ pub fn field_in(def: &'static ResourceDef, field: &str, ids: Vec<String>) -> Con
 /// Whether the maintained count answers for this list: the tenant's whole, unfiltered
 /// collection.
 pub fn is_whole(q: &ListQuery) -> bool {
-    q.filters.is_empty() && crate::resources::orders::restriction(q.scope).is_none()
+    q.filters.is_empty() && !q.scope.is_restricted()
 }
 
 /// The maintained count, for a whole collection (see [`is_whole`]).

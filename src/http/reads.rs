@@ -153,7 +153,8 @@ pub async fn respond_with(
     let self_link = location.clone();
     let doc = with_conn(state, move |conn| {
         let record = find_one(conn, kind, &auth, &id)?;
-        let (primary, included) = includes::load(conn, &auth.scope, vec![record], &params.include)?;
+        let (primary, included) =
+            includes::load(conn, &auth.scope, vec![record], &params.include, resource)?;
         let renderer = Renderer {
             api_base: &urls.api,
             fields: &params.fields,
@@ -260,7 +261,8 @@ fn collection(
             count: true,
         },
     )?;
-    let (primary, included) = includes::load(conn, &auth.scope, records, &params.include)?;
+    let (primary, included) =
+        includes::load(conn, &auth.scope, records, &params.include, resource)?;
     Ok((primary, included, count.unwrap_or(0)))
 }
 
@@ -306,7 +308,8 @@ pub async fn show(
     let urls = Urls::of(&req, &state);
     let doc = with_conn(&state, move |conn| {
         let record = find_one(conn, kind, &auth, &id)?;
-        let (primary, included) = includes::load(conn, &auth.scope, vec![record], &params.include)?;
+        let (primary, included) =
+            includes::load(conn, &auth.scope, vec![record], &params.include, resource)?;
         let renderer = Renderer {
             api_base: &urls.api,
             fields: &params.fields,
@@ -343,7 +346,8 @@ pub async fn refund_by_key(
         if records.is_empty() {
             return Err(ApiError::not_found("refunds"));
         }
-        let (primary, included) = includes::load(conn, &auth.scope, records, &params.include)?;
+        let (primary, included) =
+            includes::load(conn, &auth.scope, records, &params.include, resource)?;
         let renderer = Renderer {
             api_base: &urls.api,
             fields: &params.fields,
@@ -446,7 +450,8 @@ pub async fn related(
             return Ok(renderer.collection(&primary, &included, &r.pagination(count)));
         }
         let records = r.to_one(conn, &auth, &parent)?;
-        let (primary, included) = includes::load(conn, &auth.scope, records, &r.params.include)?;
+        let (primary, included) =
+            includes::load(conn, &auth.scope, records, &r.params.include, resource)?;
         Ok(renderer.single(primary.first(), &included, &r.urls.current))
     })
     .await?;

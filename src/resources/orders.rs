@@ -100,7 +100,7 @@ pub fn view(r: Row) -> Record {
 
 /// The orders a customer- or market-limited token may see (`None`: no limit beyond the tenant).
 pub fn restriction(scope: &Scope) -> Option<Cond<orders::table>> {
-    if scope.customer_id.is_none() && scope.market_ids.is_none() {
+    if !scope.is_restricted() {
         return None;
     }
     let mut c: Cond<orders::table> = Box::new(
