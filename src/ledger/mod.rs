@@ -6,6 +6,7 @@
 //! one capture, in one process or in several, can never take more than was captured.
 
 pub mod gateway;
+pub mod orders;
 pub mod requests;
 
 pub use requests::{Form, Saved};
@@ -14,13 +15,14 @@ use diesel::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Auth;
-use crate::db::schema::{captures, orders, refund_captures, refunds};
+use crate::db::schema::{captures, orders as orders_t, refund_captures, refunds};
 use crate::db::{counts, DbConnection};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::ids::new_id;
 use crate::journal::{self, Change};
 use crate::resources::{captures as capture_res, orders as order_res, refunds as refund_res};
 use gateway::{Gateway, GatewayRefund};
+use orders::validation;
 
 /// What a refund is asked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,10 +96,6 @@ impl From<ApiError> for TxError {
     fn from(e: ApiError) -> Self {
         TxError::Api(e)
     }
-}
-
-fn validation(pointer: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::pointer(Code::ValidationError, pointer, detail)
 }
 
 fn by_key(conn: &mut DbConnection, auth: &Auth, key: &str) -> QueryResult<Option<refund_res::Row>> {
@@ -181,11 +179,11 @@ fn order_of(conn: &mut DbConnection, auth: &Auth, target: &Target) -> Result<Str
             .select(crate::db::schema::authorizations::order_id)
             .first::<String>(conn)
             .optional()?,
-        Target::Order(id) => orders::table
-            .filter(orders::id.eq(id))
-            .filter(orders::organization_id.eq(&s.organization_id))
-            .filter(orders::mode.eq(s.mode))
-            .select(orders::id)
+        Target::Order(id) => orders_t::table
+            .filter(orders_t::id.eq(id))
+            .filter(orders_t::organization_id.eq(&s.organization_id))
+            .filter(orders_t::mode.eq(s.mode))
+            .select(orders_t::id)
             .first::<String>(conn)
             .optional()?,
     };
@@ -195,27 +193,6 @@ fn order_of(conn: &mut DbConnection, auth: &Auth, target: &Target) -> Result<Str
             format!("No such {} of this organization", target.kind()),
         ))
     })
-}
-
-/// Takes the order's lock, and on PostgreSQL the locks of its captures.
-fn lock(
-    conn: &mut DbConnection,
-    order_id: &str,
-    next_sequence: bool,
-) -> QueryResult<order_res::Row> {
-    // A write first: on SQLite it takes the database write lock before any read.
-    let bump = if next_sequence { 1 } else { 0 };
-    diesel::update(orders::table.find(order_id))
-        .set(orders::transactions_count.eq(orders::transactions_count + bump))
-        .execute(conn)?;
-    if let DbConnection::Postgresql(pg) = conn {
-        captures::table
-            .filter(captures::order_id.eq(order_id))
-            .select(captures::id)
-            .for_update()
-            .load::<String>(pg)?;
-    }
-    orders::table.find(order_id).first(conn)
 }
 
 /// The succeeded captures a target draws on, oldest first.
@@ -285,7 +262,7 @@ fn create_locked(
     key: &str,
 ) -> Result<(String, bool), TxError> {
     let order_id = order_of(conn, auth, &req.target)?;
-    let order = lock(conn, &order_id, true)?;
+    let order = orders::lock_order(conn, &order_id, true)?;
     // A concurrent request with this key may have committed while we waited.
     if let Some(row) = by_key(conn, auth, key)? {
         return Err(TxError::Replay(Box::new(row)));
@@ -375,7 +352,7 @@ fn create_locked(
             order_id: order_id.clone(),
             reference_capture_id: Some(first.id.clone()),
             authorization_id: Some(first.authorization_id.clone()),
-            number: format!("{}/T/{:03}", order.number, order.transactions_count),
+            number: orders::transaction_number(&order),
             key: key.to_owned(),
             currency_code: currency.clone(),
             amount_cents: amount,
@@ -492,44 +469,7 @@ fn take(
         splits.len() as i64,
     )?;
     // The order's status follows what is now refunded of what was captured.
-    let amounts: Vec<(i64, i64)> = captures::table
-        .filter(captures::order_id.eq(&refund.shown.order_id))
-        .filter(captures::succeeded.eq(true))
-        .select((captures::amount_cents, captures::refund_amount_cents))
-        .load(conn)?;
-    let captured: i64 = amounts.iter().map(|(c, _)| c).sum();
-    let refunded: i64 = amounts.iter().map(|(_, r)| r).sum();
-    let status = if refunded >= captured {
-        "refunded"
-    } else {
-        "partially_refunded"
-    };
-    if status != order.payment_status {
-        let mut after = order.clone();
-        after.payment_status = status.into();
-        after.updated_at = now;
-        diesel::update(orders::table.find(&order.id))
-            .set((
-                orders::payment_status.eq(status),
-                orders::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        let (b, a) = (order_res::view(order.clone()), order_res::view(after));
-        journal::record(
-            conn,
-            &auth.scope,
-            who,
-            Change {
-                resource_type: "orders",
-                resource_id: &order.id,
-                order_id: &order.id,
-                event: "update",
-                before: Some(&b.attributes),
-                after: &a.attributes,
-                name: "orders.update",
-            },
-        )?;
-    }
+    orders::refresh_status(conn, auth, who, order, now)?;
     Ok(())
 }
 
@@ -557,7 +497,7 @@ pub fn update(conn: &mut DbConnection, auth: &Auth, id: &str, patch: RefundPatch
             .first(conn)
             .optional()?
             .ok_or_else(|| ApiError::not_found("refunds"))?;
-        let order = lock(conn, &order_id, false)?;
+        let order = orders::lock_order(conn, &order_id, false)?;
         let row = refunds::table
             .find(id)
             .select(refund_res::Row::as_select())

@@ -155,7 +155,7 @@ fn insert(conn: &mut DbConnection, auth: &Auth, order_id: &str, new: New) -> Api
             name: "captures.create",
         },
     )?;
-    super::refresh_status(conn, auth, &who, &order)?;
+    super::refresh_status(conn, auth, &who, &order, crate::clock::now())?;
     Ok(row.id)
 }
 

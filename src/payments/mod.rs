@@ -14,135 +14,16 @@ pub mod authorizations;
 pub mod captures;
 pub mod orders;
 
-use diesel::prelude::*;
-use serde_json::Value;
-
 use crate::auth::Auth;
-use crate::db::schema::{authorizations as auth_t, captures as cap_t, orders as ord_t};
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code, Source};
-use crate::journal::{self, Change};
 use crate::jsonapi::request::Attrs;
 use crate::ledger::{self, NewRefund, Target};
-use crate::resources::orders as order_res;
 
-/// `422 VALIDATION_ERROR` at `pointer`.
-pub(crate) fn validation(pointer: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::pointer(Code::ValidationError, pointer, detail)
-}
-
-/// The order `id` if the token may see it (tenant, mode, market and customer limits).
-pub(crate) fn visible_order(
-    conn: &mut DbConnection,
-    auth: &Auth,
-    id: &str,
-) -> QueryResult<Option<order_res::Row>> {
-    ord_t::table
-        .into_boxed::<MultiBackend>()
-        .filter(order_res::scope(&auth.scope))
-        .filter(ord_t::id.eq(id.to_owned()))
-        .first(conn)
-        .optional()
-}
-
-/// Writes the order row first, so that everything read afterwards is read under its lock
-/// (the same lock the ledger takes); `bump` reserves the next transaction number.
-pub(crate) fn lock_order(
-    conn: &mut DbConnection,
-    order_id: &str,
-    bump: bool,
-) -> QueryResult<order_res::Row> {
-    let step = i32::from(bump);
-    diesel::update(ord_t::table.find(order_id))
-        .set(ord_t::transactions_count.eq(ord_t::transactions_count + step))
-        .execute(conn)?;
-    ord_t::table.find(order_id).first(conn)
-}
-
-/// `<order number>/T/<3-digit sequence>`.
-pub(crate) fn transaction_number(order: &order_res::Row) -> String {
-    format!("{}/T/{:03}", order.number, order.transactions_count)
-}
-
-/// The payment status the order's payments imply.
-///
-/// `unpaid` without a succeeded authorization, then `authorized`, `partially_paid`,
-/// `paid` once succeeded captures cover the total; once anything is refunded,
-/// `partially_refunded` or `refunded` (the rule the ledger applies).
-pub(crate) fn payment_status(
-    total: i64,
-    authorized: i64,
-    captured: i64,
-    refunded: i64,
-) -> &'static str {
-    if refunded > 0 {
-        if refunded >= captured {
-            "refunded"
-        } else {
-            "partially_refunded"
-        }
-    } else if captured > 0 {
-        if captured >= total {
-            "paid"
-        } else {
-            "partially_paid"
-        }
-    } else if authorized > 0 {
-        "authorized"
-    } else {
-        "unpaid"
-    }
-}
-
-/// Recomputes the order's `payment_status` from its payments; journals a change.
-pub(crate) fn refresh_status(
-    conn: &mut DbConnection,
-    auth: &Auth,
-    who: &Value,
-    order: &order_res::Row,
-) -> QueryResult<()> {
-    let authorized: Vec<i64> = auth_t::table
-        .filter(auth_t::order_id.eq(&order.id))
-        .filter(auth_t::succeeded.eq(true))
-        .select(auth_t::amount_cents)
-        .load(conn)?;
-    let captures: Vec<(i64, i64)> = cap_t::table
-        .filter(cap_t::order_id.eq(&order.id))
-        .filter(cap_t::succeeded.eq(true))
-        .select((cap_t::amount_cents, cap_t::refund_amount_cents))
-        .load(conn)?;
-    let status = payment_status(
-        order.total_amount_cents,
-        authorized.iter().sum(),
-        captures.iter().map(|(c, _)| c).sum(),
-        captures.iter().map(|(_, r)| r).sum(),
-    );
-    if status == order.payment_status {
-        return Ok(());
-    }
-    let now = crate::clock::now();
-    let mut after = order.clone();
-    after.payment_status = status.into();
-    after.updated_at = now;
-    diesel::update(ord_t::table.find(&order.id))
-        .set((ord_t::payment_status.eq(status), ord_t::updated_at.eq(now)))
-        .execute(conn)?;
-    let (b, a) = (order_res::view(order.clone()), order_res::view(after));
-    journal::record(
-        conn,
-        &auth.scope,
-        who,
-        Change {
-            resource_type: "orders",
-            resource_id: &order.id,
-            order_id: &order.id,
-            event: "update",
-            before: Some(&b.attributes),
-            after: &a.attributes,
-            name: "orders.update",
-        },
-    )
-}
+// The order bookkeeping every payment shares with refunds is the ledger's.
+pub(crate) use crate::ledger::orders::{
+    lock_order, payment_status, refresh_status, transaction_number, validation, visible_order,
+};
 
 /// `reference`, `reference_origin`, `metadata` of a PATCH (`None`: unchanged).
 #[derive(Debug, Default, Clone)]
@@ -304,20 +185,5 @@ pub(crate) fn is_unique_violation(e: &diesel::result::Error, name: &str, columns
             info.constraint_name() == Some(name) || info.message().contains(columns)
         }
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::payment_status;
-
-    #[test]
-    fn status_follows_the_payments() {
-        assert_eq!(payment_status(1000, 0, 0, 0), "unpaid");
-        assert_eq!(payment_status(1000, 1000, 0, 0), "authorized");
-        assert_eq!(payment_status(1000, 1000, 400, 0), "partially_paid");
-        assert_eq!(payment_status(1000, 1000, 1000, 0), "paid");
-        assert_eq!(payment_status(1000, 1000, 1000, 10), "partially_refunded");
-        assert_eq!(payment_status(1000, 1000, 1000, 1000), "refunded");
     }
 }
