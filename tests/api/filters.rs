@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::common::{token, TestApp, PUBLIC_URL};
+use crate::common::{jsonb_contains, like, token, TestApp, PUBLIC_URL};
 
 const SLUG: &str = "acme";
 const ORDERS: u64 = 25;
@@ -429,45 +429,6 @@ fn compare(pred: &str, x: &V, v: &V) -> bool {
                 _ => panic!("unknown predicate {pred}"),
             }
         }
-    }
-}
-
-/// SQL `LIKE`: `%` any run, `_` one character, `\` escapes.
-fn like(s: &str, p: &str) -> bool {
-    fn go(s: &[char], p: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('%') => (0..=s.len()).any(|i| go(&s[i..], &p[1..])),
-            Some('_') => !s.is_empty() && go(&s[1..], &p[1..]),
-            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&s[1..], &p[2..]),
-            Some(c) => s.first() == Some(c) && go(&s[1..], &p[1..]),
-        }
-    }
-    let s: Vec<char> = s.chars().collect();
-    let p: Vec<char> = p.chars().collect();
-    go(&s, &p)
-}
-
-/// PostgreSQL's `jsonb @>`.
-fn jsonb_contains(target: &Value, candidate: &Value, top: bool) -> bool {
-    match (target, candidate) {
-        (Value::Object(t), Value::Object(c)) => c
-            .iter()
-            .all(|(k, cv)| t.get(k).is_some_and(|tv| jsonb_contains(tv, cv, false))),
-        (Value::Array(t), Value::Array(c)) => c
-            .iter()
-            .all(|cv| t.iter().any(|tv| jsonb_contains(tv, cv, false))),
-        // The top-level exception: an array contains a scalar among its elements.
-        (Value::Array(t), c) if top && !c.is_object() => t.iter().any(|tv| scalar_eq(tv, c)),
-        (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => false,
-        (t, c) => scalar_eq(t, c),
-    }
-}
-
-fn scalar_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        _ => a == b,
     }
 }
 

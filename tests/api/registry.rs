@@ -17,7 +17,7 @@ use refunds::jsonapi::query::sortable_fields;
 use refunds::jsonapi::resource::{AttrDef, AttrKind, ResourceDef, ID};
 use serde_json::{json, Value};
 
-use crate::common::{refund_body, token, TestApp, PUBLIC_URL};
+use crate::common::{jsonb_contains, like, refund_body, token, TestApp, PUBLIC_URL};
 
 const SLUG: &str = "acme";
 
@@ -214,37 +214,6 @@ fn order(x: &V, y: &V) -> Ordering {
     }
 }
 
-/// SQL `LIKE`: `%` any run, `_` one character, `\` escapes.
-fn like(s: &str, p: &str) -> bool {
-    fn go(s: &[char], p: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('%') => (0..=s.len()).any(|i| go(&s[i..], &p[1..])),
-            Some('_') => !s.is_empty() && go(&s[1..], &p[1..]),
-            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&s[1..], &p[2..]),
-            Some(c) => s.first() == Some(c) && go(&s[1..], &p[1..]),
-        }
-    }
-    let s: Vec<char> = s.chars().collect();
-    let p: Vec<char> = p.chars().collect();
-    go(&s, &p)
-}
-
-/// PostgreSQL's `jsonb @>`.
-fn contains(target: &Value, candidate: &Value, top: bool) -> bool {
-    match (target, candidate) {
-        (Value::Object(t), Value::Object(c)) => c
-            .iter()
-            .all(|(k, cv)| t.get(k).is_some_and(|tv| contains(tv, cv, false))),
-        (Value::Array(t), Value::Array(c)) => c
-            .iter()
-            .all(|cv| t.iter().any(|tv| contains(tv, cv, false))),
-        (Value::Array(t), c) if top && !c.is_object() => t.iter().any(|tv| tv == c),
-        (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => false,
-        (t, c) => t == c,
-    }
-}
-
 /// One predicate against one value and one operand; NULL matches only the `_null` forms.
 fn compare(pred: &str, x: &V, v: &V) -> bool {
     let null = *x == V::Null;
@@ -303,7 +272,7 @@ fn selects(pred: &str, xs: &[V], operand: &Operand) -> bool {
                 _ => unreachable!("{pred}"),
             }
         }),
-        Operand::Json(c) => any(&|x| matches!(x, V::Json(t) if contains(t, c, true))),
+        Operand::Json(c) => any(&|x| matches!(x, V::Json(t) if jsonb_contains(t, c, true))),
         Operand::Values(vs) => {
             if let Some(base) = pred.strip_suffix("_any") {
                 return vs.iter().any(|v| any(&|x| compare(base, x, v)));
