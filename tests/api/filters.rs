@@ -16,7 +16,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::common::{jsonb_contains, like, token, TestApp, PUBLIC_URL};
+use crate::common::{token, TestApp, PUBLIC_URL};
+use crate::evaluate::{compare, jsonb_contains, like, order, V};
 
 const SLUG: &str = "acme";
 const ORDERS: u64 = 25;
@@ -27,16 +28,6 @@ const SEED: u64 = 42;
 // ---------------------------------------------------------------------------------------------
 
 /// A typed field value, as the contract compares it.
-#[derive(Debug, Clone, PartialEq)]
-enum V {
-    Null,
-    Text(String),
-    Int(i64),
-    Bool(bool),
-    Time(NaiveDateTime),
-    Json(Value),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Text,
@@ -386,49 +377,6 @@ fn present(x: &V) -> bool {
         V::Null => false,
         V::Text(s) => !s.is_empty(),
         _ => true,
-    }
-}
-
-fn order(x: &V, y: &V) -> Ordering {
-    match (x, y) {
-        (V::Text(a), V::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
-        (V::Int(a), V::Int(b)) => a.cmp(b),
-        (V::Bool(a), V::Bool(b)) => a.cmp(b),
-        (V::Time(a), V::Time(b)) => a.cmp(b),
-        _ => panic!("cannot order {x:?} and {y:?}"),
-    }
-}
-
-/// One predicate against one value; nulls never match.
-fn compare(pred: &str, x: &V, v: &V) -> bool {
-    let null = *x == V::Null;
-    match pred {
-        "eq" => !null && x == v,
-        "not_eq" => !null && x != v,
-        "eq_or_null" => null || x == v,
-        "not_eq_or_null" => null || x != v,
-        "lt" => !null && order(x, v) == Ordering::Less,
-        "lteq" => !null && order(x, v) != Ordering::Greater,
-        "gt" => !null && order(x, v) == Ordering::Greater,
-        "gteq" => !null && order(x, v) != Ordering::Less,
-        _ => {
-            let (V::Text(s), V::Text(p)) = (x, v) else {
-                return false;
-            };
-            // Case-insensitive for ASCII letters, on the value and the pattern alike.
-            let (s, p) = (s.to_ascii_lowercase(), p.to_ascii_lowercase());
-            match pred {
-                "cont" => s.contains(&p),
-                "not_cont" => !s.contains(&p),
-                "start" => s.starts_with(&p),
-                "not_start" => !s.starts_with(&p),
-                "end" => s.ends_with(&p),
-                "not_end" => !s.ends_with(&p),
-                "matches" => like(&s, &p),
-                "does_not_match" => !like(&s, &p),
-                _ => panic!("unknown predicate {pred}"),
-            }
-        }
     }
 }
 

@@ -8,6 +8,7 @@ mod auth;
 mod concurrency;
 mod connections;
 mod errors;
+mod evaluate;
 mod filters;
 mod hardening;
 mod journal;

@@ -17,20 +17,10 @@ use refunds::jsonapi::query::sortable_fields;
 use refunds::jsonapi::resource::{AttrDef, AttrKind, ResourceDef, ID};
 use serde_json::{json, Value};
 
-use crate::common::{jsonb_contains, like, refund_body, token, TestApp, PUBLIC_URL};
+use crate::common::{refund_body, token, TestApp, PUBLIC_URL};
+use crate::evaluate::{compare, jsonb_contains, order, V};
 
 const SLUG: &str = "acme";
-
-/// A field value as the contract compares it.
-#[derive(Debug, Clone, PartialEq)]
-enum V {
-    Null,
-    Text(String),
-    Int(i64),
-    Bool(bool),
-    Time(NaiveDateTime),
-    Json(Value),
-}
 
 /// One record: its id, and the values of each filterable field (several for a field
 /// reached through a to-many link, none when it has no link).
@@ -202,48 +192,6 @@ fn is_list(pred: &str) -> bool {
     matches!(pred, "in" | "not_in" | "not_in_or_null")
         || pred.ends_with("_any")
         || pred.ends_with("_all")
-}
-
-fn order(x: &V, y: &V) -> Ordering {
-    match (x, y) {
-        (V::Text(a), V::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
-        (V::Int(a), V::Int(b)) => a.cmp(b),
-        (V::Bool(a), V::Bool(b)) => a.cmp(b),
-        (V::Time(a), V::Time(b)) => a.cmp(b),
-        _ => panic!("cannot order {x:?} and {y:?}"),
-    }
-}
-
-/// One predicate against one value and one operand; NULL matches only the `_null` forms.
-fn compare(pred: &str, x: &V, v: &V) -> bool {
-    let null = *x == V::Null;
-    match pred {
-        "eq" => !null && x == v,
-        "not_eq" => !null && x != v,
-        "eq_or_null" => null || x == v,
-        "not_eq_or_null" => null || x != v,
-        "lt" => !null && order(x, v).is_lt(),
-        "lteq" => !null && order(x, v).is_le(),
-        "gt" => !null && order(x, v).is_gt(),
-        "gteq" => !null && order(x, v).is_ge(),
-        _ => {
-            let (V::Text(s), V::Text(p)) = (x, v) else {
-                return false;
-            };
-            let (s, p) = (s.to_ascii_lowercase(), p.to_ascii_lowercase());
-            match pred {
-                "cont" => s.contains(&p),
-                "not_cont" => !s.contains(&p),
-                "start" => s.starts_with(&p),
-                "not_start" => !s.starts_with(&p),
-                "end" => s.ends_with(&p),
-                "not_end" => !s.ends_with(&p),
-                "matches" => like(&s, &p),
-                "does_not_match" => !like(&s, &p),
-                _ => panic!("unknown predicate {pred}"),
-            }
-        }
-    }
 }
 
 /// What a parameter compares with.
