@@ -432,6 +432,32 @@ impl RelationshipRequest {
     }
 }
 
+/// Runs `render` with a relationship request's visible parent record and a renderer.
+async fn with_parent(
+    state: &web::Data<AppState>,
+    auth: Auth,
+    r: RelationshipRequest,
+    render: impl FnOnce(
+            &mut DbConnection,
+            &Auth,
+            &RelationshipRequest,
+            Record,
+            Renderer,
+        ) -> ApiResult<Vec<u8>>
+        + Send
+        + 'static,
+) -> ApiResult<Vec<u8>> {
+    with_conn(state, move |conn| {
+        let parent = find_one(conn, r.kind, &auth, &r.id)?;
+        let renderer = Renderer {
+            api_base: &r.urls.api,
+            fields: &r.params.fields,
+        };
+        render(conn, &auth, &r, parent, renderer)
+    })
+    .await
+}
+
 pub async fn related(
     req: HttpRequest,
     auth: Auth,
@@ -439,17 +465,12 @@ pub async fn related(
     path: web::Path<(String, String, String)>,
 ) -> ApiResult<HttpResponse> {
     let r = RelationshipRequest::of(&req, &state, &auth, path).await?;
-    let doc = with_conn(&state, move |conn| {
-        let parent = find_one(conn, r.kind, &auth, &r.id)?;
-        let renderer = Renderer {
-            api_base: &r.urls.api,
-            fields: &r.params.fields,
-        };
+    let doc = with_parent(&state, auth, r, |conn, auth, r, parent, renderer| {
         if r.rel.to_many {
-            let (primary, included, count) = r.children(conn, &auth, &parent, &r.params)?;
+            let (primary, included, count) = r.children(conn, auth, &parent, &r.params)?;
             return Ok(renderer.collection(&primary, &included, &r.pagination(count)));
         }
-        let records = r.to_one(conn, &auth, &parent)?;
+        let records = r.to_one(conn, auth, &parent)?;
         let (primary, included) =
             includes::load(conn, &auth.scope, records, &r.params.include, resource)?;
         Ok(renderer.single(primary.first(), &included, &r.urls.current))
@@ -465,12 +486,7 @@ pub async fn linkage(
     path: web::Path<(String, String, String)>,
 ) -> ApiResult<HttpResponse> {
     let r = RelationshipRequest::of(&req, &state, &auth, path).await?;
-    let doc = with_conn(&state, move |conn| {
-        let parent = find_one(conn, r.kind, &auth, &r.id)?;
-        let renderer = Renderer {
-            api_base: &r.urls.api,
-            fields: &r.params.fields,
-        };
+    let doc = with_parent(&state, auth, r, |conn, auth, r, parent, renderer| {
         let links = renderer.relationship_links(r.kind.def().type_name, &parent.id, r.rel.name);
         if r.rel.to_many {
             // Linkage only: nothing is included.
@@ -478,7 +494,7 @@ pub async fn linkage(
                 include: Default::default(),
                 ..r.params.clone()
             };
-            let (primary, _, count) = r.children(conn, &auth, &parent, &no_includes)?;
+            let (primary, _, count) = r.children(conn, auth, &parent, &no_includes)?;
             let pagination = r.pagination(count);
             let mut all_links = pagination.links();
             all_links["self"] = links["self"].clone();
@@ -492,7 +508,7 @@ pub async fn linkage(
             .into_bytes());
         }
         let data = r
-            .to_one(conn, &auth, &parent)?
+            .to_one(conn, auth, &parent)?
             .first()
             .map_or(Value::Null, Record::identifier);
         Ok(json!({ "data": data, "links": links })
