@@ -9,6 +9,7 @@ mod concurrency;
 mod connections;
 mod errors;
 mod filters;
+mod flow;
 mod hardening;
 mod journal;
 mod migrations;
