@@ -102,6 +102,23 @@ for kind, param, sql in sources:
         f'[[operations]]\ninclude-path-regex = "{path}"\n'
         f'parameters = {{ "path.{param}" = {{ dictionary = "{name}", probability = 0.8 }} }}\n'
     )
+# The Flow-compatible paths: the token's organization, and real keys and order numbers.
+flow = {"organization": ["acme"],
+        "key": [v for (v,) in db.execute("SELECT key FROM refunds ORDER BY 1 LIMIT 50")],
+        "order_number": [v for (v,) in db.execute("SELECT number FROM orders ORDER BY 1 LIMIT 50")]}
+for param, values in flow.items():
+    if values:
+        with open(os.path.join(work, f"flow_{param}.dict"), "w") as f:
+            f.writelines(f'"{v}"\n' for v in values)
+        config.append(f'[dictionaries.flow_{param}]\nfrom-file = "{os.path.join(work, "flow_" + param)}.dict"\n')
+for regex, params in [
+    ("^/flow/\\\\{organization\\\\}/refunds(/versions)?$", ["organization"]),
+    ("^/flow/\\\\{organization\\\\}/refunds/summary/", ["organization", "order_number"]),
+    ("^/flow/\\\\{organization\\\\}/refunds/\\\\{key\\\\}$", ["organization", "key"]),
+]:
+    chosen = ", ".join(f'"path.{p}" = {{ dictionary = "flow_{p}", probability = 0.9 }}'
+                       for p in params if flow[p])
+    config.append(f'[[operations]]\ninclude-path-regex = "{regex}"\nparameters = {{ {chosen} }}\n')
 with open(os.path.join(work, "schemathesis.toml"), "w") as f:
     f.write("\n".join(config))
 PY

@@ -279,6 +279,40 @@ pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<&str
     (scheme.eq_ignore_ascii_case("bearer ") && !token.is_empty()).then_some(token)
 }
 
+/// The token of an `Authorization: Basic <base64>` header whose user name is the token and
+/// whose password is empty, written with or without the colon (`<token>:` or `<token>`):
+/// the convention of clients that send an API key as Basic credentials.
+pub fn basic_token(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    use base64::Engine;
+    let mut all = headers.get_all(actix_web::http::header::AUTHORIZATION);
+    let header = all.next()?.to_str().ok()?;
+    if all.next().is_some() {
+        return None;
+    }
+    let (scheme, encoded) = (header.get(..6)?, header.get(6..)?);
+    if !scheme.eq_ignore_ascii_case("basic ") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let user = match text.split_once(':') {
+        Some((user, "")) => user,
+        Some(_) => return None,
+        None => text.as_str(),
+    };
+    let user = user.trim();
+    (!user.is_empty()).then(|| user.to_owned())
+}
+
+/// The token of a bearer or a Basic (token as user name) `Authorization` header.
+pub fn bearer_or_basic_token(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    bearer_token(headers)
+        .map(str::to_owned)
+        .or_else(|| basic_token(headers))
+}
+
 fn authenticate(req: &HttpRequest) -> ApiResult<Auth> {
     let keys = req
         .app_data::<web::Data<Keys>>()
@@ -339,6 +373,29 @@ mod tests {
         two.append(AUTHORIZATION, HeaderValue::from_static("Bearer a.b.c"));
         two.append(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
         assert_eq!(bearer_token(&two), None);
+    }
+
+    #[test]
+    fn basic_credentials_carry_the_token_as_user_name() {
+        use actix_web::http::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+        use base64::Engine;
+        let token_of = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            bearer_or_basic_token(&headers)
+        };
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        for (value, token) in [
+            (format!("Basic {}", b64("a.b.c:")), Some("a.b.c")),
+            (format!("Basic {}", b64("a.b.c")), Some("a.b.c")),
+            (format!("basic  {} ", b64("a.b.c")), Some("a.b.c")),
+            (format!("Basic {}", b64("a.b.c:secret")), None),
+            (format!("Basic {}", b64(":")), None),
+            ("Basic !!!".to_owned(), None),
+            ("Bearer a.b.c".to_owned(), Some("a.b.c")),
+        ] {
+            assert_eq!(token_of(&value).as_deref(), token, "{value:?}");
+        }
     }
 
     const SECRET: &str = "a-test-secret";

@@ -3,6 +3,7 @@
 //! Handlers extract, call one domain or engine function, and respond.
 
 pub mod edge;
+pub mod flow;
 pub mod openapi;
 pub mod reads;
 pub mod routes;

@@ -3,9 +3,10 @@
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-use super::{edge, negotiate, openapi, reads, writes};
+use super::{edge, flow, negotiate, openapi, reads, writes};
 
-/// Registers every route: operations at the root, the JSON:API under `/api`.
+/// Registers every route: operations at the root, the JSON:API under `/api`, the
+/// Flow-compatible refunds API under `/flow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(edge::health))
         .route("/ready", web::get().to(edge::ready))
@@ -17,6 +18,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(from_fn(edge::reject_nul_in_path))
                 .wrap(from_fn(edge::rate_limit))
                 .configure(api),
+        )
+        .service(
+            web::scope("/flow")
+                .wrap(from_fn(edge::rate_limit))
+                .configure(flow::configure),
         );
 }
 

@@ -28,11 +28,33 @@ pub struct SortKey {
 pub struct Page {
     pub number: u32,
     pub size: u32,
+    /// Rows skipped before the page, when not a whole number of pages (see [`Page::window`]).
+    pub skip: Option<i64>,
 }
 
 impl Page {
+    /// Page `number` (from 1) of `size` rows.
+    pub fn numbered(number: u32, size: u32) -> Self {
+        Self {
+            number,
+            size,
+            skip: None,
+        }
+    }
+
+    /// `size` rows after the first `offset` (limit/offset paging).
+    pub fn window(offset: i64, size: u32) -> Self {
+        let number = u32::try_from(offset / i64::from(size.max(1)) + 1).unwrap_or(u32::MAX);
+        Self {
+            number,
+            size,
+            skip: Some(offset),
+        }
+    }
+
     pub fn offset(&self) -> i64 {
-        i64::from(self.number - 1) * i64::from(self.size)
+        self.skip
+            .unwrap_or_else(|| i64::from(self.number - 1) * i64::from(self.size))
     }
 }
 
@@ -77,10 +99,7 @@ pub fn parse(
     let pairs = pairs(raw)?;
     let mut seen = BTreeSet::new();
     let mut params = Params {
-        page: Page {
-            number: 1,
-            size: limits.default_size,
-        },
+        page: Page::numbered(1, limits.default_size),
         sort: Vec::new(),
         filters: Vec::new(),
         include: Includes::default(),

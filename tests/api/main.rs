@@ -10,6 +10,7 @@ mod connections;
 mod errors;
 mod evaluate;
 mod filters;
+mod flow;
 mod hardening;
 mod journal;
 mod migrations;

@@ -28,7 +28,7 @@ const LIMITS: Limits = Limits {
     page_size_max: 25,
 };
 
-fn doc() -> Value {
+pub(crate) fn doc() -> Value {
     serde_json::to_value(document(LIMITS)).expect("serializable")
 }
 
@@ -40,7 +40,7 @@ fn oas_validator() -> jsonschema::Validator {
 }
 
 /// A validator of the document's component schema `name` (with `$ref`s into the document).
-fn component_validator(doc: &Value, name: &str) -> jsonschema::Validator {
+pub(crate) fn component_validator(doc: &Value, name: &str) -> jsonschema::Validator {
     let mut root = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$ref": format!("#/components/schemas/{name}"),

@@ -1,4 +1,5 @@
-//! `GET /openapi.json`: an OpenAPI 3.1 description of the whole API.
+//! `GET /openapi.json`: an OpenAPI 3.1 description of the whole API, the Flow-compatible
+//! paths under `/flow` included (`flow.json`, tag `flow`).
 //!
 //! The static parts (info, security, the service routes, the error responses and the
 //! schemas every type shares) are one base document, `base.json`. Into it go the parts
@@ -27,6 +28,10 @@ use crate::resources::{self, lookup};
 
 /// The parts of the document that do not depend on the resource types.
 const BASE: &str = include_str!("base.json");
+
+/// The Flow-compatible API under `/flow` (see `crate::http::flow`): its tag, paths,
+/// security scheme and schemas, merged as they are.
+const FLOW: &str = include_str!("flow.json");
 
 /// The per-type parts, with `{name}` placeholders (see [`template`]).
 static TEMPLATES: LazyLock<Value> = LazyLock::new(|| {
@@ -68,6 +73,19 @@ pub fn document(limits: Limits) -> Value {
         merge(&mut doc["paths"], paths::of_type(def, limits));
         merge(&mut doc["components"]["schemas"], schemas::of_type(def));
     }
+    let flow: Value = serde_json::from_str(FLOW).expect("flow.json is JSON");
+    if let Value::Array(tags) = &mut doc["tags"] {
+        tags.push(flow["tag"].clone());
+    }
+    merge(&mut doc["paths"], members(flow["paths"].clone()));
+    merge(
+        &mut doc["components"]["securitySchemes"],
+        members(flow["securitySchemes"].clone()),
+    );
+    merge(
+        &mut doc["components"]["schemas"],
+        members(flow["schemas"].clone()),
+    );
     doc
 }
 
