@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/flow")
                 .wrap(from_fn(edge::rate_limit))
-                .configure(flow::configure),
+                .configure(flow_refunds),
         );
 }
 
@@ -57,5 +57,30 @@ fn api(cfg: &mut web::ServiceConfig) {
         web::resource("/{type}/{id}/{rel}")
             .route(web::get().to(reads::related))
             .default_service(web::to(reads::method_not_allowed)),
+    );
+}
+
+/// `/flow`: Flow's refund operations; the literal `summary` and `versions` win over `{key}`.
+fn flow_refunds(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/{organization}/refunds")
+            .route(web::get().to(flow::list))
+            .route(web::post().to(flow::create))
+            .default_service(web::to(flow::method_not_allowed)),
+    )
+    .service(
+        web::resource("/{organization}/refunds/versions")
+            .route(web::get().to(flow::versions))
+            .default_service(web::to(flow::method_not_allowed)),
+    )
+    .service(
+        web::resource("/{organization}/refunds/summary/{order_number}")
+            .route(web::get().to(flow::summary))
+            .default_service(web::to(flow::method_not_allowed)),
+    )
+    .service(
+        web::resource("/{organization}/refunds/{key}")
+            .route(web::get().to(flow::by_key))
+            .default_service(web::to(flow::method_not_allowed)),
     );
 }

@@ -30,31 +30,6 @@ const REFUND_SORTS: &[(&str, &str)] = &[
 ];
 const VERSION_SORTS: &[(&str, &str)] = &[("journal_timestamp", "created_at"), ("id", "id")];
 
-/// Routes under `/flow`; the literal `summary` and `versions` win over `{key}`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/{organization}/refunds")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/{organization}/refunds/versions")
-            .route(web::get().to(versions))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/{organization}/refunds/summary/{order_number}")
-            .route(web::get().to(summary))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/{organization}/refunds/{key}")
-            .route(web::get().to(by_key))
-            .default_service(web::to(method_not_allowed)),
-    );
-}
-
 /// An answer in Flow's terms: empty `401`/`404`/`405`, `generic_error` bodies otherwise.
 #[derive(Debug)]
 pub struct FlowError(ApiError);
@@ -151,7 +126,7 @@ fn ok<T: Serialize>(status: StatusCode, value: &T) -> FlowResult {
         .body(body))
 }
 
-async fn method_not_allowed() -> HttpResponse {
+pub async fn method_not_allowed() -> HttpResponse {
     HttpResponse::MethodNotAllowed().finish()
 }
 
@@ -178,7 +153,11 @@ fn is_json(req: &HttpRequest) -> bool {
 }
 
 /// `GET /flow/{org}/refunds`.
-async fn list(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> FlowResult {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> FlowResult {
     let auth = authenticate(&req, &state, &path)?;
     let query = Query::parse(req.query_string())?;
     let kind = registered("refunds")?;
@@ -226,7 +205,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>, path: web::Path<Stri
 }
 
 /// `GET /flow/{org}/refunds/{key}`.
-async fn by_key(
+pub async fn by_key(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -259,7 +238,7 @@ async fn by_key(
 
 /// `POST /flow/{org}/refunds`: `201` with the refund, a new one or the one stored under
 /// the same key for the same form.
-async fn create(
+pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -292,7 +271,7 @@ async fn create(
 }
 
 /// `GET /flow/{org}/refunds/summary/{order_number}`.
-async fn summary(
+pub async fn summary(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -315,7 +294,7 @@ async fn summary(
 
 /// `GET /flow/{org}/refunds/versions`: the journal of refunds, each with the refund as it
 /// was right after the change.
-async fn versions(
+pub async fn versions(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
