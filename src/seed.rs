@@ -41,13 +41,14 @@ pub fn seed(
     let org = organization_id(slug);
     let mode = if live { "live" } else { "test" };
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let salt = salt(&org, mode);
     let mut totals = (0usize, 0usize);
     let mut start = 0;
     while start < orders {
         let end = (start + BATCH).min(orders);
         let mut batch = Batch::default();
         for i in start..end {
-            make_order(&mut rng, &mut batch, &org, mode, seed, i);
+            make_order(&mut rng, &salt, &mut batch, &org, mode, seed, i);
         }
         totals.0 += batch.orders.len();
         totals.1 += batch.refunds.len();
@@ -153,8 +154,15 @@ fn base_time() -> NaiveDateTime {
         .unwrap_or_default()
 }
 
-fn make_order(rng: &mut StdRng, b: &mut Batch, org: &str, mode: &str, seed: u64, i: u64) {
-    let salt = &salt(org, mode);
+fn make_order(
+    rng: &mut StdRng,
+    salt: &Salt,
+    b: &mut Batch,
+    org: &str,
+    mode: &str,
+    seed: u64,
+    i: u64,
+) {
     let (currency, market, scale) = match rng.random_range(0..10) {
         0..=3 => ("EUR", "mkt-eu", 100),
         4..=6 => ("USD", "mkt-us", 100),

@@ -63,10 +63,7 @@ pub async fn reject_nul_in_path(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let segments: Vec<&str> = req.path().split('/').skip(2).collect();
-    let Some(at) = segments
-        .iter()
-        .position(|s| s.to_ascii_lowercase().contains("%00"))
-    else {
+    let Some(at) = segments.iter().position(|s| s.contains("%00")) else {
         return next.call(req).await.map(|r| r.map_into_left_body());
     };
     let name = match (at, segments.get(1)) {
