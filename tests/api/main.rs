@@ -21,3 +21,4 @@ mod refunds;
 mod registry;
 mod relationships;
 mod resources;
+mod webhooks;
