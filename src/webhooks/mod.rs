@@ -4,4 +4,6 @@
 //! The `webhooks` and `event_callbacks` resources are described in `crate::resources`
 //! and written in `crate::payments::webhooks`; this module knows no HTTP framework.
 
+pub mod dispatcher;
 pub mod outbox;
+pub mod signing;

@@ -21,4 +21,5 @@ mod refunds;
 mod registry;
 mod relationships;
 mod resources;
+mod webhook_delivery;
 mod webhooks;
