@@ -22,4 +22,5 @@ mod registry;
 mod relationships;
 mod resources;
 mod webhook_delivery;
+mod webhook_processes;
 mod webhooks;

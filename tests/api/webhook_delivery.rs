@@ -17,30 +17,31 @@ use serde_json::{json, Value};
 
 use crate::common::{refund_body, token, TestApp};
 
-/// One request the receiver got.
+/// One request the receiver got, and the status it answered.
 #[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
+pub struct Received {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+    pub answered: u16,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("JSON body")
     }
 }
 
 /// An HTTP/1.1 receiver answering the queued statuses in turn, then 200.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
 }
 
 impl Receiver {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let r = Self {
@@ -76,12 +77,13 @@ impl Receiver {
                 if reader.read_exact(&mut body).is_err() {
                     continue;
                 }
+                let code = answers.lock().unwrap().pop_front().unwrap_or(200);
                 got.lock().unwrap().push(Received {
                     path,
                     headers,
                     body,
+                    answered: code,
                 });
-                let code = answers.lock().unwrap().pop_front().unwrap_or(200);
                 let extra = if code == 302 {
                     "Location: http://127.0.0.1:9/elsewhere\r\n"
                 } else {
@@ -96,11 +98,16 @@ impl Receiver {
         r
     }
 
-    fn answer(&self, codes: &[u16]) {
+    pub fn answer(&self, codes: &[u16]) {
         self.answers.lock().unwrap().extend(codes);
     }
 
-    fn received(&self) -> Vec<Received> {
+    /// Answers 200 from now on.
+    pub fn heal(&self) {
+        self.answers.lock().unwrap().clear();
+    }
+
+    pub fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 }
