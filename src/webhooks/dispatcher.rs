@@ -475,38 +475,50 @@ pub fn run_once(pool: &Pool, agent: &ureq::Agent, cfg: &Config) -> ApiResult<usi
     };
     let mut attempted = 0;
     for delivery in leased {
-        let attempt = delivery.attempts + 1;
-        // Read what to send, then give the connection back before the call.
-        let prepared = {
-            let mut conn = pool.get()?;
-            let webhook = w::table
-                .find(&delivery.webhook_id)
-                .first::<Webhook>(&mut **conn)
-                .optional()?;
-            match webhook {
-                None => None,
-                Some(hook) if hook.circuit_state != "closed" => {
-                    release(&mut conn, &delivery)?;
-                    None
-                }
-                Some(hook) => {
-                    let body = payload(&mut conn, cfg, &delivery, &hook, attempt)?;
-                    Some((hook, body))
-                }
+        // One delivery that cannot be prepared or recorded (its lease then runs out and
+        // it is tried again) does not hold up the others.
+        match deliver(pool, agent, cfg, &delivery) {
+            Ok(true) => attempted += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(delivery = %delivery.id, error = %e, "webhook delivery failed")
             }
-        };
-        let Some((webhook, body)) = prepared else {
-            continue;
-        };
-        let outcome = send(agent, cfg, &webhook, &delivery.topic, &body);
-        crate::telemetry::metrics::webhook_attempt(outcome.succeeded());
-        let mut conn = pool.get()?;
-        record(
-            &mut conn, cfg, &delivery, &webhook, attempt, &body, &outcome,
-        )?;
-        attempted += 1;
+        }
     }
     Ok(attempted)
+}
+
+/// Sends and records one leased delivery; `false` when there was nothing to send (its
+/// webhook was deleted, or its circuit opened meanwhile).
+fn deliver(pool: &Pool, agent: &ureq::Agent, cfg: &Config, delivery: &Delivery) -> ApiResult<bool> {
+    let attempt = delivery.attempts + 1;
+    // Read what to send, then give the connection back before the call.
+    let prepared = {
+        let mut conn = pool.get()?;
+        let webhook = w::table
+            .find(&delivery.webhook_id)
+            .first::<Webhook>(&mut **conn)
+            .optional()?;
+        match webhook {
+            None => None,
+            Some(hook) if hook.circuit_state != "closed" => {
+                release(&mut conn, delivery)?;
+                None
+            }
+            Some(hook) => {
+                let body = payload(&mut conn, cfg, delivery, &hook, attempt)?;
+                Some((hook, body))
+            }
+        }
+    };
+    let Some((webhook, body)) = prepared else {
+        return Ok(false);
+    };
+    let outcome = send(agent, cfg, &webhook, &delivery.topic, &body);
+    crate::telemetry::metrics::webhook_attempt(outcome.succeeded());
+    let mut conn = pool.get()?;
+    record(&mut conn, cfg, delivery, &webhook, attempt, &body, &outcome)?;
+    Ok(true)
 }
 
 /// The running dispatcher thread; stopping it lets its current round finish.

@@ -453,7 +453,8 @@ async fn the_dispatcher_thread_delivers(app: TestApp) {
     let got = rx.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].json()["data"]["id"], json!(id));
-    assert!(took < Duration::from_secs(1), "{took:?}");
+    // About a second on a machine shared with other builds.
+    assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
 crate::on_both_backends!(
