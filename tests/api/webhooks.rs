@@ -397,12 +397,22 @@ async fn outbox_follows_the_events(app: TestApp) {
     // Refused: more than the balance. No event, no delivery.
     let (status, doc) = app.post("/api/refunds", &tok, &req(999_999)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{doc}");
-    let want = vec![(
-        "refunds.create".to_owned(),
-        "refunds".to_owned(),
-        refund.clone(),
-        "pending".to_owned(),
-    )];
+    // Declined by the gateway (an amount ending in 13): still a refunds.create.
+    let (status, doc) = app.post("/api/refunds", &tok, &req(113)).await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    assert_eq!(doc["data"]["attributes"]["succeeded"], false);
+    let declined = doc["data"]["id"].as_str().unwrap().to_owned();
+    let want: Vec<_> = [&refund, &declined]
+        .into_iter()
+        .map(|id| {
+            (
+                "refunds.create".to_owned(),
+                "refunds".to_owned(),
+                id.clone(),
+                "pending".to_owned(),
+            )
+        })
+        .collect();
     assert_eq!(deliveries(&app, &on_refunds), want);
     assert_eq!(deliveries(&app, &also), want);
     assert!(deliveries(&app, &disabled).is_empty());
