@@ -43,6 +43,13 @@ pub struct Settings {
     pub max_connections: usize,
     pub sqlite_cache_kib: u64,
     pub sqlite_checkpoint_ms: u64,
+    pub webhook_timeout_ms: u64,
+    pub webhook_retry_base_ms: u64,
+    pub webhook_retry_cap_ms: u64,
+    pub webhook_max_attempts: u32,
+    pub webhook_circuit_failure_threshold: u32,
+    pub webhook_blocked_hosts: String,
+    pub webhook_poll_ms: u64,
 }
 
 impl Settings {

@@ -19,6 +19,12 @@ pub enum Kind {
     Bool,
     /// A JSON object.
     Object,
+    /// One of the event names webhooks subscribe to (`resources::webhooks::TOPICS`).
+    Topic,
+    /// An absolute `http` or `https` URL.
+    Url,
+    /// An array of strings.
+    TextList,
 }
 
 /// One attribute a write accepts.
@@ -210,6 +216,32 @@ pub static ATTACHMENT_UPDATE: Form = form![
     METADATA,
 ];
 
+/// `POST /api/webhooks`.
+pub static WEBHOOK_CREATE: Form = form![
+    text("name"),
+    Field::new("topic", Kind::Topic).required(),
+    Field::new("callback_url", Kind::Url).required(),
+    Field::new("include_resources", Kind::TextList),
+    REFERENCE,
+    REFERENCE_ORIGIN,
+    METADATA,
+];
+
+/// `PATCH /api/webhooks/{id}`: the create's attributes, none required, and the triggers.
+pub static WEBHOOK_UPDATE: Form = form![
+    text("name"),
+    Field::new("topic", Kind::Topic),
+    Field::new("callback_url", Kind::Url),
+    Field::new("include_resources", Kind::TextList),
+    REFERENCE,
+    REFERENCE_ORIGIN,
+    METADATA,
+    bool("_reset_circuit")
+        .described("Closes the circuit and sets the failure count to 0: held deliveries resume"),
+    bool("_disable").described("Stops queueing the webhook's events"),
+    bool("_enable").described("Queues the webhook's events again"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,7 +254,7 @@ mod tests {
 
     /// The forms accept what the handlers accept today, attribute for attribute (the
     /// handlers' `only` lists, copied; the relationships they read).
-    const ALL: [&Form; 10] = [
+    const ALL: [&Form; 12] = [
         &REFUND_CREATE,
         &REFUND_UPDATE,
         &ORDER_CREATE,
@@ -233,6 +265,8 @@ mod tests {
         &CAPTURE_UPDATE,
         &ATTACHMENT_CREATE,
         &ATTACHMENT_UPDATE,
+        &WEBHOOK_CREATE,
+        &WEBHOOK_UPDATE,
     ];
 
     #[test]
@@ -277,12 +311,14 @@ mod tests {
         );
         assert_eq!(required(&CAPTURE_CREATE), ["amount_cents", "currency_code"]);
         assert_eq!(required(&ATTACHMENT_CREATE), ["name"]);
+        assert_eq!(required(&WEBHOOK_CREATE), ["topic", "callback_url"]);
         for update in [
             &REFUND_UPDATE,
             &ORDER_UPDATE,
             &AUTHORIZATION_UPDATE,
             &CAPTURE_UPDATE,
             &ATTACHMENT_UPDATE,
+            &WEBHOOK_UPDATE,
         ] {
             assert!(update.required().next().is_none(), "{update:?}");
         }

@@ -1,5 +1,6 @@
 //! The journal: a `versions` row and an `events` row for every change, written by the
-//! caller's transaction so no change is ever visible without them.
+//! caller's transaction so no change is ever visible without them, with the webhook
+//! deliveries of the event (`webhooks::outbox`).
 
 use diesel::prelude::*;
 use serde_json::{json, Map, Value};
@@ -78,9 +79,10 @@ pub fn record(
             versions::created_at.eq(now),
         ))
         .execute(conn)?;
+    let event_id = new_id();
     diesel::insert_into(events::table)
         .values((
-            events::id.eq(new_id()),
+            events::id.eq(&event_id),
             events::organization_id.eq(&scope.organization_id),
             events::mode.eq(scope.mode),
             events::order_id.eq(change.order_id),
@@ -91,6 +93,18 @@ pub fn record(
             events::created_at.eq(now),
         ))
         .execute(conn)?;
+    // The event's webhook deliveries, in its transaction (the outbox).
+    crate::webhooks::outbox::enqueue(
+        conn,
+        scope,
+        &crate::webhooks::outbox::Event {
+            id: &event_id,
+            name: change.name,
+            resource_type: change.resource_type,
+            resource_id: change.resource_id,
+            created_at: now,
+        },
+    )?;
     counts::add(conn, &scope.organization_id, scope.mode, "versions", 1)?;
     counts::add(conn, &scope.organization_id, scope.mode, "events", 1)
 }

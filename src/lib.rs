@@ -21,5 +21,6 @@ pub mod resources;
 pub mod seed;
 pub mod server;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use http::{app, AppState};

@@ -36,8 +36,13 @@ pub fn serve(settings: Settings) -> Result<(), String> {
     let state = web::Data::new(AppState::new(settings)?);
     let applied = state.migrate()?;
     tracing::info!(applied, "migrations applied");
+    // Webhook deliveries leave from a thread of their own, off the request path.
+    let dispatcher = crate::webhooks::dispatcher::spawn(
+        state.pool.clone(),
+        crate::webhooks::dispatcher::Config::from_settings(&state.settings)?,
+    )?;
     let system = actix_web::rt::System::new();
-    system.block_on(async move {
+    let served = system.block_on(async move {
         let server = HttpServer::new(move || crate::http::app(state.clone()))
             .shutdown_timeout(shutdown)
             .workers(workers)
@@ -52,7 +57,9 @@ pub fn serve(settings: Settings) -> Result<(), String> {
         tracing::info!(%bind, "listening");
         // actix handles SIGTERM/SIGINT: stop accepting, finish in-flight requests.
         server.run().await.map_err(|e| e.to_string())
-    })
+    });
+    dispatcher.stop();
+    served
 }
 
 /// Descriptors kept free of connections: listener, epoll and wakers, logs, migrations.

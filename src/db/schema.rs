@@ -176,6 +176,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        name -> Nullable<Text>,
+        topic -> Text,
+        callback_url -> Text,
+        include_resources -> Text,
+        shared_secret -> Text,
+        circuit_state -> Text,
+        circuit_failure_count -> BigInt,
+        disabled_at -> Nullable<Timestamp>,
+        reference -> Nullable<Text>,
+        reference_origin -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_callbacks (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        webhook_id -> Text,
+        callback_url -> Text,
+        payload -> Text,
+        response_code -> Nullable<BigInt>,
+        response_message -> Nullable<Text>,
+        attempt -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        organization_id -> Text,
+        mode -> Text,
+        webhook_id -> Text,
+        event_id -> Text,
+        topic -> Text,
+        resource_type -> Text,
+        resource_id -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(authorizations -> orders (order_id));
 diesel::joinable!(captures -> orders (order_id));
 diesel::joinable!(captures -> authorizations (authorization_id));
@@ -193,4 +248,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     versions,
     events,
     attachments,
+    webhooks,
+    event_callbacks,
+    webhook_deliveries,
 );

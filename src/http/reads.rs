@@ -146,7 +146,7 @@ pub async fn respond_with(
     id: String,
     status: actix_web::http::StatusCode,
 ) -> ApiResult<HttpResponse> {
-    let kind = kind(type_name)?;
+    let kind = readable_kind(type_name, &auth)?;
     let params = params(req, state, kind.def(), Shape::Single)?;
     let urls = Urls::of(req, state);
     let location = format!("{}/{}/{}", urls.api, kind.def().type_name, id);
@@ -171,6 +171,21 @@ pub async fn respond_with(
 
 fn kind(type_name: &str) -> ApiResult<&'static dyn Resource> {
     resource(type_name).ok_or_else(|| ApiError::not_found(type_name))
+}
+
+/// `kind`, when the token may read it: webhooks and their callbacks (which hold and show
+/// the shared secret) only to admin integration tokens, `401` to any other. Only those
+/// two types link to each other, so checking the requested type covers relationships
+/// and includes too.
+fn readable_kind(type_name: &str, auth: &Auth) -> ApiResult<&'static dyn Resource> {
+    let c = &auth.claims;
+    if !crate::resources::webhooks::readable_by(type_name, &c.application.kind, c.role.as_deref()) {
+        return Err(ApiError::new(
+            Code::Unauthorized,
+            format!("Only admin integration tokens may access {type_name}"),
+        ));
+    }
+    kind(type_name)
 }
 
 fn relationship(def: &'static ResourceDef, rel: &str) -> ApiResult<&'static RelDef> {
@@ -272,7 +287,7 @@ pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let kind = kind(&path)?;
+    let kind = readable_kind(&path, &auth)?;
     let params = params(&req, &state, kind.def(), Shape::Collection)?;
     let urls = Urls::of(&req, &state);
     let doc = with_conn(&state, move |conn| {
@@ -303,7 +318,7 @@ pub async fn show(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (type_name, id) = path.into_inner();
-    let kind = kind(&type_name)?;
+    let kind = readable_kind(&type_name, &auth)?;
     let params = params(&req, &state, kind.def(), Shape::Single)?;
     let urls = Urls::of(&req, &state);
     let doc = with_conn(&state, move |conn| {
@@ -377,7 +392,7 @@ impl RelationshipRequest {
         path: web::Path<(String, String, String)>,
     ) -> ApiResult<Self> {
         let (type_name, id, rel_name) = path.into_inner();
-        let kind = kind(&type_name)?;
+        let kind = readable_kind(&type_name, auth)?;
         let rel = relationship(kind.def(), &rel_name)?;
         let target = target_of(state, auth, kind, &id, rel).await?;
         let shape = if rel.to_many {

@@ -158,6 +158,18 @@ pub static TABLE: &[Writes] = &[
         }),
         destroy: Some(payments::attachments::destroy),
     },
+    Writes {
+        type_name: "webhooks",
+        create: Some(Op {
+            form: &forms::WEBHOOK_CREATE,
+            run: payments::webhooks::create,
+        }),
+        update: Some(Op {
+            form: &forms::WEBHOOK_UPDATE,
+            run: payments::webhooks::update,
+        }),
+        destroy: Some(payments::webhooks::destroy),
+    },
 ];
 
 /// The writes of `type_name`, if it takes any.

@@ -316,7 +316,7 @@ fn sort(def: &'static ResourceDef, key: &str, value: &str) -> ApiResult<Vec<Sort
     Ok(keys)
 }
 
-fn include(
+pub fn include(
     def: &'static ResourceDef,
     lookup: Lookup,
     key: &str,

@@ -13,6 +13,7 @@ pub mod attachments;
 pub mod authorizations;
 pub mod captures;
 pub mod orders;
+pub mod webhooks;
 
 use crate::auth::Auth;
 use crate::db::DbConnection;

@@ -4,12 +4,14 @@
 pub mod attachments;
 pub mod authorizations;
 pub mod captures;
+pub mod event_callbacks;
 pub mod events;
 pub mod orders;
 pub mod refund_captures;
 pub mod refund_summaries;
 pub mod refunds;
 pub mod versions;
+pub mod webhooks;
 
 use crate::engine::Resource;
 use crate::jsonapi::resource::ResourceDef;
@@ -24,6 +26,8 @@ static RESOURCES: &[&dyn Resource] = &[
     &events::Events,
     &attachments::Attachments,
     &refund_summaries::RefundSummaries,
+    &webhooks::Webhooks,
+    &event_callbacks::EventCallbacks,
 ];
 
 /// Every registered resource type, in registration order.

@@ -1,9 +1,11 @@
-//! Prometheus metrics: requests by route and status, latency, the pool, refunds created.
+//! Prometheus metrics: requests by route and status, latency, the pool, refunds created,
+//! webhook attempts and the outbox.
 
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 struct Metrics {
@@ -12,6 +14,9 @@ struct Metrics {
     latency: HistogramVec,
     pool: IntGaugeVec,
     refunds: IntCounterVec,
+    webhook_attempts: IntCounterVec,
+    webhook_deliveries: IntGaugeVec,
+    webhook_oldest: Gauge,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -51,11 +56,35 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["outcome"],
     )
     .expect("metric definition");
+    let webhook_attempts = IntCounterVec::new(
+        Opts::new(
+            "refunds_webhook_attempts_total",
+            "Webhook calls made by this process, by outcome (sent: a 2xx answer)",
+        ),
+        &["outcome"],
+    )
+    .expect("metric definition");
+    let webhook_deliveries = IntGaugeVec::new(
+        Opts::new(
+            "refunds_webhook_deliveries",
+            "Webhook deliveries in the outbox by status (pending, failed), as of the dispatcher's last round",
+        ),
+        &["status"],
+    )
+    .expect("metric definition");
+    let webhook_oldest = Gauge::new(
+        "refunds_webhook_oldest_pending_seconds",
+        "Age of the oldest pending webhook delivery (0: none), as of the dispatcher's last round",
+    )
+    .expect("metric definition");
     for m in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
         Box::new(pool.clone()),
         Box::new(refunds.clone()),
+        Box::new(webhook_attempts.clone()),
+        Box::new(webhook_deliveries.clone()),
+        Box::new(webhook_oldest.clone()),
     ] {
         registry.register(m).expect("unique metric names");
     }
@@ -65,8 +94,31 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         latency,
         pool,
         refunds,
+        webhook_attempts,
+        webhook_deliveries,
+        webhook_oldest,
     }
 });
+
+/// Counts one webhook call: `sent` (a 2xx answer) or `failed`.
+pub fn webhook_attempt(sent: bool) {
+    METRICS
+        .webhook_attempts
+        .with_label_values(&[if sent { "sent" } else { "failed" }])
+        .inc();
+}
+
+/// The outbox as the dispatcher last saw it.
+pub fn webhook_outbox(pending: i64, failed: i64, oldest_pending_seconds: f64) {
+    let m = &*METRICS;
+    m.webhook_deliveries
+        .with_label_values(&["pending"])
+        .set(pending);
+    m.webhook_deliveries
+        .with_label_values(&["failed"])
+        .set(failed);
+    m.webhook_oldest.set(oldest_pending_seconds);
+}
 
 /// Counts one answered request; `route` is the matched pattern, not the raw path.
 pub fn observe_request(route: &str, method: &str, status: u16, seconds: f64) {

@@ -22,3 +22,6 @@ mod refunds;
 mod registry;
 mod relationships;
 mod resources;
+mod webhook_delivery;
+mod webhook_processes;
+mod webhooks;

@@ -557,6 +557,75 @@ async fn populate(app: &TestApp) {
         let (status, doc) = app.post("/api/attachments", &tok, &body).await;
         assert_eq!(status, StatusCode::CREATED, "{doc}");
     }
+    let hooks = [
+        (
+            Some("ERP"),
+            "refunds.create",
+            "https://erp.test/h",
+            json!(["order"]),
+            Some("WH-1"),
+        ),
+        (
+            None,
+            "captures.refund",
+            "http://127.0.0.1:9/x",
+            json!([]),
+            None,
+        ),
+        (
+            Some("mailer"),
+            "orders.update",
+            "https://mail.test/in",
+            json!([]),
+            Some("WH-0"),
+        ),
+    ];
+    let mut hook_ids = Vec::new();
+    for (name, topic, url, includes, reference) in hooks {
+        let body = json!({"data": {"type": "webhooks", "attributes": {
+            "name": name, "topic": topic, "callback_url": url,
+            "include_resources": includes, "reference": reference, "metadata": {"t": topic},
+        }}});
+        let (status, doc) = app.post("/api/webhooks", &tok, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{doc}");
+        hook_ids.push(doc["data"]["id"].as_str().expect("id").to_owned());
+    }
+    let disable = json!({"data": {"type": "webhooks", "id": hook_ids[1],
+        "attributes": {"_disable": true}}});
+    let (status, doc) = app
+        .patch(&format!("/api/webhooks/{}", hook_ids[1]), &tok, &disable)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    // Callbacks as the dispatcher records them: a failure, a time-out, a success.
+    use refunds::db::schema::event_callbacks as ec;
+    let mut pooled = app.state.pool.get().expect("connection");
+    let conn: &mut refunds::db::DbConnection = &mut pooled;
+    let t0 = chrono::NaiveDate::from_ymd_opt(2026, 4, 1)
+        .unwrap()
+        .and_hms_opt(8, 0, 0)
+        .unwrap();
+    let callbacks = [
+        (0, Some(500i64), Some("Internal Server Error"), 1i64),
+        (0, None, Some("timed out"), 2),
+        (2, Some(200), Some("ok"), 1),
+    ];
+    for (n, (hook, code, message, attempt)) in callbacks.into_iter().enumerate() {
+        diesel::insert_into(ec::table)
+            .values((
+                ec::id.eq(refunds::ids::new_id()),
+                ec::organization_id.eq(refunds::ids::organization_id(SLUG)),
+                ec::mode.eq("test"),
+                ec::webhook_id.eq(&hook_ids[hook]),
+                ec::callback_url.eq(format!("https://hook.test/{n}")),
+                ec::payload.eq(json!({"meta": {"attempt": attempt}}).to_string()),
+                ec::response_code.eq(code),
+                ec::response_message.eq(message),
+                ec::attempt.eq(attempt),
+                ec::created_at.eq(t0 + chrono::Duration::minutes(n as i64)),
+            ))
+            .execute(conn)
+            .expect("callback");
+    }
 }
 
 /// Property: every resource's every declared filter, sort and relationship path.

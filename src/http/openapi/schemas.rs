@@ -83,6 +83,18 @@ fn field_schema(field: &Field) -> Value {
         Kind::Int => json!({ "type": "integer" }),
         Kind::Bool => json!({ "type": "boolean" }),
         Kind::Object => json!({ "type": "object" }),
+        Kind::Topic => json!({
+            "type": "string",
+            "enum": crate::resources::webhooks::TOPICS,
+            "description": "The event name that triggers the webhook",
+        }),
+        Kind::Url => json!({
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2048,
+            "description": "An absolute http or https URL",
+        }),
+        Kind::TextList => json!({ "type": "array", "items": { "type": "string" } }),
     };
     if let Some(description) = field.description {
         schema["description"] = description.into();

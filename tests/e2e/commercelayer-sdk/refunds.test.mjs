@@ -264,6 +264,37 @@ describe('@commercelayer/sdk against the refunds service', () => {
     assert.equal(bad.first().code, 'FILTER_NOT_ALLOWED')
   })
 
+  step('webhooks: create, list, update, _reset_circuit and delete', async () => {
+    const created = await cl.webhooks.create({
+      name: 'sdk-e2e',
+      topic: 'refunds.create',
+      callback_url: 'https://erp.example.com/hooks',
+      include_resources: ['order']
+    })
+    assert.ok(created.id)
+    assert.equal(created.topic, 'refunds.create')
+    assert.deepEqual(created.include_resources, ['order'])
+    assert.match(created.shared_secret, /^[0-9a-f]{64}$/)
+    assert.equal(created.circuit_state, 'closed')
+
+    const listed = await cl.webhooks.list({ filters: { name_eq: 'sdk-e2e' } })
+    assert.deepEqual(ids(listed), [created.id])
+
+    const updated = await cl.webhooks.update({ id: created.id, name: 'sdk-e2e-2', _reset_circuit: true })
+    assert.equal(updated.name, 'sdk-e2e-2')
+    assert.equal(updated.circuit_failure_count, 0)
+
+    const invalid = await cl.webhooks.create({ topic: 'nope.create', callback_url: 'https://x.example.com' }).catch((e) => e)
+    assert.ok(cl.isApiError(invalid))
+    assert.equal(invalid.status, 422)
+    assert.equal(invalid.first().code, 'VALIDATION_ERROR')
+
+    await cl.webhooks.delete(created.id)
+    const gone = await cl.webhooks.retrieve(created.id).catch((e) => e)
+    assert.ok(cl.isApiError(gone))
+    assert.equal(gone.status, 404)
+  })
+
   step('an expired token: 401 INVALID_TOKEN, refreshToken called once, the call succeeds', async () => {
     const from = requests.length
     const refreshed = []

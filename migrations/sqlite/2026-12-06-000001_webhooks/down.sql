@@ -1,0 +1,3 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE event_callbacks;
+DROP TABLE webhooks;
