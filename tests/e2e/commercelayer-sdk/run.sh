@@ -4,60 +4,8 @@
 # Exits non-zero when the build, the service or any Node test fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../../.." && pwd)"
-cd "$root"
-
-cargo build --quiet --bin refunds
-target="${CARGO_TARGET_DIR:-$root/target}"
-bin="$target/debug/refunds"
-
-mkdir -p "$target"
-work="$(mktemp -d "$target/e2e-commercelayer-sdk.XXXXXX")"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A throwaway database and signing secret; the service and the token command share both.
-export DATABASE_URL="sqlite://$work/refunds.db"
-export REFUNDS_JWT_SECRET="e2e-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-export REFUNDS_LOG_FORMAT=text REFUNDS_LOG_LEVEL=warn
-# The suite sends more reads per 10 s with one token than the test-mode burst allows, and
-# rate limiting is not what it tests.
-export REFUNDS_RATE_LIMIT_ENABLED=false
-
-"$bin" seed --organization acme --orders 20 >"$work/seed.log" 2>&1 \
-  || { cat "$work/seed.log" >&2; exit 1; }
-
-# A free port: the kernel picks one, the service binds it right after.
-port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-REFUNDS_BIND="127.0.0.1:$port" "$bin" serve >"$work/server.log" 2>&1 &
-server_pid=$!
-
-ready=""
-for _ in $(seq 1 100); do
-  kill -0 "$server_pid" 2>/dev/null || break
-  if node -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' \
-    "http://127.0.0.1:$port/health"; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-if [ -z "$ready" ]; then
-  echo "the refunds service did not come up on 127.0.0.1:$port" >&2
-  cat "$work/server.log" >&2
-  exit 1
-fi
-
-token="$("$bin" token --organization acme 2>/dev/null)"
+. "$here/../service.sh"
+start_service commercelayer-sdk
 # Expired two minutes ago, beyond the default 30 s leeway.
 expired_token="$("$bin" token --organization acme --ttl=-120 2>/dev/null)"
 
@@ -66,9 +14,4 @@ npm ci --quiet --no-audit --no-fund
 status=0
 CL_E2E_BASE_URL="http://127.0.0.1:$port" CL_E2E_TOKEN="$token" CL_E2E_EXPIRED_TOKEN="$expired_token" \
   node --test --test-reporter=spec || status=$?
-
-if [ "$status" -ne 0 ]; then
-  echo "--- refunds service log ---" >&2
-  cat "$work/server.log" >&2
-fi
-exit "$status"
+finish "$status"
