@@ -228,9 +228,7 @@ pub async fn by_key(
                 count: false,
             },
         )?;
-        models::refunds(conn, &auth.scope, &records)?
-            .pop()
-            .ok_or_else(|| ApiError::not_found("refunds"))
+        models::refund(conn, &auth.scope, &records)
     })
     .await?;
     ok(StatusCode::OK, &refund)
@@ -262,9 +260,7 @@ pub async fn create(
             Outcome::Created(id) | Outcome::Replayed(id) => id,
         };
         let records = registered("refunds")?.find(conn, &auth.scope, vec![id])?;
-        models::refunds(conn, &auth.scope, &records)?
-            .pop()
-            .ok_or_else(|| ApiError::not_found("refunds"))
+        models::refund(conn, &auth.scope, &records)
     })
     .await?;
     ok(StatusCode::CREATED, &refund)

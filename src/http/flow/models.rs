@@ -405,6 +405,13 @@ impl Related {
     }
 }
 
+/// Flow's refund of the one record in `records`; `404` when there is none.
+pub fn refund(conn: &mut DbConnection, scope: &Scope, records: &[Record]) -> ApiResult<Refund> {
+    refunds(conn, scope, records)?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("refunds"))
+}
+
 /// Flow's refunds of `records`, in their order.
 pub fn refunds(
     conn: &mut DbConnection,
