@@ -61,6 +61,9 @@ pub struct Scope {
     pub customer_id: Option<String>,
     /// Market-scoped tokens see only orders of these markets.
     pub market_ids: Option<Vec<String>>,
+    /// An admin integration token: it alone sees the admin-only types (webhooks, whose
+    /// secret they hold) and their versions and events.
+    pub admin: bool,
 }
 
 impl Scope {
@@ -261,6 +264,8 @@ pub fn scope_of(claims: &Claims) -> ApiResult<Scope> {
         mode: if claims.test { "test" } else { "live" },
         customer_id,
         market_ids: (!all_markets).then_some(markets),
+        admin: claims.application.kind == "integration"
+            && claims.role.as_deref().unwrap_or("admin") == "admin",
     })
 }
 

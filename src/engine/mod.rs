@@ -268,8 +268,27 @@ macro_rules! list_impl {
 /// `pub fn scope`: the tenant's rows of a table with `order_id`, narrowed to the visible
 /// orders when the token is limited to a customer or markets.
 macro_rules! child_scope {
-    ($table:ident) => {
+    // The journal's tables: rows about the admin-only types only for admin tokens.
+    ($table:ident, journal) => {
+        $crate::engine::child_scope!(@scope tenant_scope, $table);
+
         pub fn scope(scope: &$crate::auth::Scope) -> $crate::engine::sql::Cond<$table::table> {
+            use diesel::prelude::*;
+            let visible = tenant_scope(scope);
+            if scope.admin {
+                return visible;
+            }
+            let others = $table::resource_type
+                .ne_all($crate::resources::webhooks::ADMIN_ONLY.to_vec())
+                .nullable();
+            Box::new(visible.and(others))
+        }
+    };
+    ($table:ident) => {
+        $crate::engine::child_scope!(@scope scope, $table);
+    };
+    (@scope $name:ident, $table:ident) => {
+        pub fn $name(scope: &$crate::auth::Scope) -> $crate::engine::sql::Cond<$table::table> {
             use diesel::prelude::*;
             use $crate::db::schema::orders as orders_t;
             let tenant = $table::organization_id

@@ -10,9 +10,11 @@ use crate::db::schema::{event_callbacks, webhook_deliveries, webhooks};
 use crate::db::{counts, DbConnection, MultiBackend};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::forms;
+use crate::journal::{self, Change};
+use crate::jsonapi::document::Attributes;
 use crate::jsonapi::request::Attrs;
 use crate::ledger::{Form, Saved};
-use crate::resources::webhooks::{readable_by, scope, topic_resource, Row, TOPICS};
+use crate::resources::webhooks::{readable_by, scope, topic_resource, view, Row, TOPICS};
 
 /// The longest callback URL accepted.
 pub const MAX_URL_BYTES: usize = 2048;
@@ -154,6 +156,45 @@ fn required(name: &str) -> ApiError {
     invalid(name, format!("`{name}` is required"))
 }
 
+/// Journals one change of a webhook. The secret stays out: versions and events outlive the
+/// webhook, and the journal's readers are only ever admin tokens (see `child_scope!`).
+fn journal_change(
+    conn: &mut DbConnection,
+    auth: &Auth,
+    row: &Row,
+    event: &'static str,
+    before: Option<&Row>,
+) -> ApiResult<()> {
+    let shown = |r: &Row| {
+        let record = view(r.clone());
+        let mut attributes = Attributes::with_capacity(record.attributes.iter().count());
+        for (name, value) in record.attributes.iter() {
+            if name != "shared_secret" {
+                attributes.push(name, value.clone());
+            }
+        }
+        attributes
+    };
+    let (after, before) = (shown(row), before.map(shown));
+    let name = format!("webhooks.{event}");
+    journal::record(
+        conn,
+        &auth.scope,
+        &journal::who(auth),
+        Change {
+            resource_type: "webhooks",
+            resource_id: &row.id,
+            // Webhooks belong to no order.
+            order_id: "",
+            event,
+            before: before.as_ref(),
+            after: &after,
+            name: &name,
+        },
+    )?;
+    Ok(())
+}
+
 /// `POST /api/webhooks`.
 pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
     let (who, input) = (form.auth, form.input);
@@ -189,7 +230,7 @@ pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
             .values(&row)
             .execute(conn)?;
         counts::add(conn, &row.organization_id, &row.mode, "webhooks", 1)?;
-        Ok(())
+        journal_change(conn, who, &row, "create", None)
     })?;
     Ok(Saved::Created(row.id))
 }
@@ -286,7 +327,7 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
                 webhooks::updated_at.eq(after.updated_at),
             ))
             .execute(conn)?;
-        Ok(())
+        journal_change(conn, who, &after, "update", Some(&row))
     })?;
     Ok(Saved::Existing(id.to_owned()))
 }
@@ -308,6 +349,6 @@ pub fn destroy(conn: &mut DbConnection, id: &str, auth: &Auth) -> ApiResult<()> 
         let (org, mode) = (&row.organization_id, &row.mode);
         counts::add(conn, org, mode, "webhooks", -1)?;
         counts::add(conn, org, mode, "event_callbacks", -(callbacks as i64))?;
-        Ok(())
+        journal_change(conn, auth, &row, "destroy", None)
     })
 }

@@ -77,7 +77,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-crate::engine::child_scope!(events);
+crate::engine::child_scope!(events, journal);
 
 pub struct Events;
 

@@ -62,7 +62,7 @@ pub fn view(r: Row) -> Record {
     }
 }
 
-crate::engine::child_scope!(versions);
+crate::engine::child_scope!(versions, journal);
 
 pub struct Versions;
 

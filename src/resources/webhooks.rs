@@ -65,6 +65,7 @@ crate::engine::describe! {
     }
     relationships {
         last_event_callbacks: many event_callbacks via webhook_id,
+        versions: many versions via resource_id,
     }
 }
 

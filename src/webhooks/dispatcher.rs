@@ -263,6 +263,7 @@ pub fn payload(
         },
         customer_id: None,
         market_ids: None,
+        admin: true,
     };
     let kind = crate::resources::resource(&delivery.resource_type).ok_or_else(|| {
         ApiError::internal("webhooks", format!("no type {}", delivery.resource_type))

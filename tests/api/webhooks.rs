@@ -439,6 +439,7 @@ async fn rolled_back_changes_queue_nothing(app: TestApp) {
         mode: "test",
         customer_id: None,
         market_ids: None,
+        admin: true,
     };
     let after = refunds::jsonapi::document::Attributes::default();
     let record = |conn: &mut refunds::db::DbConnection| {
@@ -544,7 +545,79 @@ async fn event_callbacks_are_read_through_the_engine(app: TestApp) {
     );
 }
 
+/// Webhook changes are journaled like every resource's, without the secret, and only
+/// admin integration tokens read those versions and events.
+async fn versions_without_the_secret(app: TestApp) {
+    let tok = token("acme");
+    let id = create(
+        &app,
+        &tok,
+        json!({"topic": "refunds.create", "callback_url": "https://erp.example.com/hooks"}),
+    )
+    .await;
+    let (_, shown) = app.get(&format!("/api/webhooks/{id}"), &tok).await;
+    let secret = shown["data"]["attributes"]["shared_secret"]
+        .as_str()
+        .expect("a secret")
+        .to_owned();
+    let patch = json!({"data": {"type": "webhooks", "id": id, "attributes": {"name": "ERP"}}});
+    let (status, doc) = app
+        .patch(&format!("/api/webhooks/{id}"), &tok, &patch)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, versions) = app.get(&format!("/api/webhooks/{id}/versions"), &tok).await;
+    assert_eq!(status, StatusCode::OK, "{versions}");
+    let events: Vec<&str> = versions["data"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["attributes"]["event"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(events, ["create", "update"], "{versions}");
+    assert_eq!(
+        versions["data"][1]["attributes"]["changes"]["name"],
+        json!([null, "ERP"])
+    );
+    let filter = "filter[q][resource_type_eq]=webhooks";
+    let (_, journal) = app.get(&format!("/api/events?{filter}"), &tok).await;
+    assert_eq!(journal["meta"]["record_count"], 2, "{journal}");
+    for doc in [&versions, &journal] {
+        assert!(
+            !doc.to_string().contains(&secret),
+            "the secret is journaled"
+        );
+    }
+    let read_only = TokenSpec {
+        role: Some("read_only"),
+        ..TokenSpec::new("acme")
+    }
+    .sign();
+    let webapp = TokenSpec {
+        kind: "webapp",
+        ..TokenSpec::new("acme")
+    }
+    .sign();
+    for other in [&read_only, &webapp] {
+        for uri in [
+            format!("/api/versions?{filter}"),
+            format!("/api/events?{filter}"),
+        ] {
+            let (status, doc) = app.get(&uri, other).await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {doc}");
+            assert_eq!(doc["meta"]["record_count"], 0, "{uri}: {doc}");
+        }
+    }
+    let status = delete(&app, &format!("/api/webhooks/{id}"), &tok).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, after) = app.get(&format!("/api/versions?{filter}"), &tok).await;
+    assert_eq!(
+        after["meta"]["record_count"], 3,
+        "the destroy is journaled too"
+    );
+}
+
 crate::on_both_backends!(
+    versions_without_the_secret,
     crud,
     invalid_requests,
     admin_integration_tokens_only,
