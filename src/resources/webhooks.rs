@@ -52,7 +52,7 @@ crate::engine::describe! {
         name: Text [filter, sort],
         topic: Text [filter, sort],
         callback_url: Text [filter],
-        include_resources: shown,
+        include_resources: Json [],
         shared_secret: shown,
         circuit_state: Text [filter],
         circuit_failure_count: Int [filter, sort],
