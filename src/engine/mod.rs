@@ -267,6 +267,18 @@ macro_rules! list_impl {
 
 /// `pub fn scope`: the tenant's rows of a table with `order_id`, narrowed to the visible
 /// orders when the token is limited to a customer or markets.
+/// `<table>.organization_id = … AND <table>.mode = …` for `scope`'s tenant, nullable like
+/// every filter condition.
+macro_rules! tenant {
+    ($table:ident, $scope:expr) => {{
+        use diesel::prelude::*;
+        $table::organization_id
+            .eq($scope.organization_id.clone())
+            .and($table::mode.eq($scope.mode))
+            .nullable()
+    }};
+}
+
 macro_rules! child_scope {
     // The journal's tables: rows about the admin-only types only for admin tokens.
     ($table:ident, journal) => {
@@ -291,10 +303,7 @@ macro_rules! child_scope {
         pub fn $name(scope: &$crate::auth::Scope) -> $crate::engine::sql::Cond<$table::table> {
             use diesel::prelude::*;
             use $crate::db::schema::orders as orders_t;
-            let tenant = $table::organization_id
-                .eq(scope.organization_id.clone())
-                .and($table::mode.eq(scope.mode))
-                .nullable();
+            let tenant = $crate::engine::tenant!($table, scope);
             match $crate::resources::orders::restriction(scope) {
                 None => Box::new(tenant),
                 Some(visible) => Box::new(
@@ -314,7 +323,7 @@ macro_rules! child_scope {
     };
 }
 
-pub(crate) use {child_scope, list_impl};
+pub(crate) use {child_scope, list_impl, tenant};
 
 #[cfg(test)]
 mod tests {

@@ -62,12 +62,7 @@ pub fn view(r: Row) -> Record {
 
 /// The tenant's callbacks (see `webhooks::scope`).
 pub fn scope(scope: &crate::auth::Scope) -> crate::engine::sql::Cond<event_callbacks::table> {
-    Box::new(
-        event_callbacks::organization_id
-            .eq(scope.organization_id.clone())
-            .and(event_callbacks::mode.eq(scope.mode))
-            .nullable(),
-    )
+    Box::new(crate::engine::tenant!(event_callbacks, scope))
 }
 
 pub struct EventCallbacks;

@@ -103,12 +103,7 @@ pub fn restriction(scope: &Scope) -> Option<Cond<orders::table>> {
     if !scope.is_restricted() {
         return None;
     }
-    let mut c: Cond<orders::table> = Box::new(
-        orders::organization_id
-            .eq(scope.organization_id.clone())
-            .and(orders::mode.eq(scope.mode))
-            .nullable(),
-    );
+    let mut c: Cond<orders::table> = Box::new(crate::engine::tenant!(orders, scope));
     if let Some(customer) = &scope.customer_id {
         c = Box::new(c.and(orders::customer_id.eq(customer.clone())));
     }
@@ -119,14 +114,7 @@ pub fn restriction(scope: &Scope) -> Option<Cond<orders::table>> {
 }
 
 pub fn scope(scope: &Scope) -> Cond<orders::table> {
-    restriction(scope).unwrap_or_else(|| {
-        Box::new(
-            orders::organization_id
-                .eq(scope.organization_id.clone())
-                .and(orders::mode.eq(scope.mode))
-                .nullable(),
-        )
-    })
+    restriction(scope).unwrap_or_else(|| Box::new(crate::engine::tenant!(orders, scope)))
 }
 
 pub struct Orders;

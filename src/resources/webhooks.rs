@@ -127,12 +127,7 @@ pub fn view(r: Row) -> Record {
 /// The tenant's webhooks (they belong to no order: a restricted token sees them all, but
 /// only admin integration tokens read them at all).
 pub fn scope(scope: &crate::auth::Scope) -> crate::engine::sql::Cond<webhooks::table> {
-    Box::new(
-        webhooks::organization_id
-            .eq(scope.organization_id.clone())
-            .and(webhooks::mode.eq(scope.mode))
-            .nullable(),
-    )
+    Box::new(crate::engine::tenant!(webhooks, scope))
 }
 
 pub struct Webhooks;
