@@ -50,6 +50,15 @@ pub struct Settings {
     pub webhook_circuit_failure_threshold: u32,
     pub webhook_blocked_hosts: String,
     pub webhook_poll_ms: u64,
+    pub default_gateway: String,
+    pub gateway_timeout_ms: u64,
+    pub stripe_secret_key: String,
+    pub stripe_api_base: String,
+    pub stripe_webhook_secret: String,
+    pub stripe_webhook_tolerance_seconds: u64,
+    pub reconcile_interval_ms: u64,
+    pub reconcile_after_ms: u64,
+    pub reconcile_batch: u32,
 }
 
 impl Settings {
@@ -77,6 +86,17 @@ impl Settings {
         if self.filter_value_max_bytes > 49_000 {
             return Err(config::ConfigError::Message(
                 "filter_value_max_bytes must be at most 49000 (SQLite's LIKE pattern limit)".into(),
+            ));
+        }
+        if !matches!(self.default_gateway.as_str(), "test" | "stripe") {
+            return Err(config::ConfigError::Message(
+                "default_gateway must be `test` or `stripe`".into(),
+            ));
+        }
+        // A part the request path is still waiting on must not be called again beside it.
+        if self.reconcile_after_ms <= self.gateway_timeout_ms {
+            return Err(config::ConfigError::Message(
+                "reconcile_after_ms must exceed gateway_timeout_ms".into(),
             ));
         }
         Ok(self)

@@ -10,6 +10,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod forms;
+pub mod gateways;
 pub mod http;
 pub mod ids;
 pub mod journal;
