@@ -67,6 +67,18 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The whole tenant of a row, as the service itself acts on it (the reconciler, the
+    /// webhook dispatcher, a PSP's notification).
+    pub fn system(organization_id: &str, mode: &str) -> Self {
+        Scope {
+            organization_id: organization_id.to_owned(),
+            mode: if mode == "live" { "live" } else { "test" },
+            customer_id: None,
+            market_ids: None,
+            admin: true,
+        }
+    }
+
     /// Whether the token sees only some of its tenant's orders (a customer, markets).
     pub fn is_restricted(&self) -> bool {
         self.customer_id.is_some() || self.market_ids.is_some()

@@ -1,4 +1,4 @@
-//! Command line: `serve` (default), `migrate`, `seed` and `token`.
+//! Command line: `serve` (default), `migrate`, `reconcile`, `seed` and `token`.
 
 use std::process::ExitCode;
 
@@ -22,6 +22,9 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Run one reconciliation pass: settle refund parts pending past
+    /// `reconcile_after_ms`, and print what was settled.
+    Reconcile,
     /// Insert deterministic demo data for one organization.
     Seed {
         #[arg(long)]
@@ -88,6 +91,17 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate => AppState::new(settings)
             .and_then(|s| s.migrate())
             .map(|n| println!("applied {n} migration(s)")),
+        Command::Reconcile => AppState::new(settings).and_then(|state| {
+            state.migrate()?;
+            let cfg = crate::ledger::reconcile::Config::from_settings(&state.settings);
+            let done = crate::ledger::reconcile::run_once(&state.pool, &state.gateways, &cfg)
+                .map_err(|e| e.to_string())?;
+            for (part, status) in &done {
+                println!("refund_capture {part}: {status}");
+            }
+            println!("reconciled {} part(s)", done.len());
+            Ok(())
+        }),
         Command::Seed {
             organization,
             mode,

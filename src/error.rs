@@ -34,6 +34,7 @@ pub enum Code {
     InternalServerError,
     ServiceUnavailable,
     RequestTimeout,
+    InvalidSignature,
 }
 
 impl Code {
@@ -83,6 +84,11 @@ impl Code {
                 "KEY_NOT_INCLUDED_IN_URL",
                 StatusCode::BAD_REQUEST,
                 "Key not included in URL",
+            ),
+            InvalidSignature => (
+                "INVALID_SIGNATURE",
+                StatusCode::BAD_REQUEST,
+                "Invalid signature",
             ),
             InvalidDataFormat => (
                 "INVALID_DATA_FORMAT",

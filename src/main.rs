@@ -8,5 +8,8 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
+    // Crash drills only: `FAILPOINTS=name=action;…` arms the named failpoints.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     refunds::cli::run(refunds::cli::Cli::parse())
 }

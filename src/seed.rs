@@ -266,6 +266,7 @@ fn make_order(
             metadata: "{}".into(),
             created_at: at,
             updated_at: at,
+            gateway: "test".into(),
         });
     }
 
@@ -295,6 +296,8 @@ fn make_order(
                 key: format!("ref-{}", id(rng, salt)),
                 currency_code: currency.into(),
                 amount_cents: amount,
+                status: if declined { "failed" } else { "succeeded" }.into(),
+                refunded_amount_cents: if declined { 0 } else { amount },
                 succeeded: !declined,
                 payment_method_type: Some(method.into()),
                 message: Some(if declined { "Declined" } else { "Refunded" }.into()),
@@ -314,8 +317,17 @@ fn make_order(
         if !declined {
             capture_rows[k].refund_amount_cents += amount;
             capture_rows[k].refund_balance_cents -= amount;
+        }
+        // A declined part's id is derived, not drawn, so the random sequence (and every
+        // id after it) stays what it was before declined refunds had parts.
+        let part_id = if declined {
+            refund_id.chars().rev().collect()
+        } else {
+            id(rng, salt)
+        };
+        {
             b.refund_captures.push(RefundCapture {
-                id: id(rng, salt),
+                id: part_id,
                 organization_id: org.into(),
                 mode: mode.into(),
                 order_id: order_id.clone(),
@@ -325,6 +337,15 @@ fn make_order(
                 amount_cents: amount,
                 created_at: at,
                 updated_at: at,
+                status: if declined { "failed" } else { "succeeded" }.into(),
+                gateway: "test".into(),
+                gateway_transaction_id: b
+                    .refunds
+                    .last()
+                    .and_then(|r| r.shown.gateway_transaction_id.clone()),
+                error_code: declined.then(|| "card_declined".into()),
+                message: Some(if declined { "Declined" } else { "Refunded" }.into()),
+                checked_at: None,
             });
         }
     }

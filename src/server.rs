@@ -41,6 +41,12 @@ pub fn serve(settings: Settings) -> Result<(), String> {
         state.pool.clone(),
         crate::webhooks::dispatcher::Config::from_settings(&state.settings)?,
     )?;
+    // Refund parts left pending are settled by a thread of their own, too.
+    let reconciler = crate::ledger::reconcile::spawn(
+        state.pool.clone(),
+        state.gateways.clone(),
+        crate::ledger::reconcile::Config::from_settings(&state.settings),
+    )?;
     let system = actix_web::rt::System::new();
     let served = system.block_on(async move {
         let server = HttpServer::new(move || crate::http::app(state.clone()))
@@ -59,6 +65,7 @@ pub fn serve(settings: Settings) -> Result<(), String> {
         server.run().await.map_err(|e| e.to_string())
     });
     dispatcher.stop();
+    reconciler.stop();
     served
 }
 

@@ -70,6 +70,7 @@ diesel::table! {
         metadata -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        gateway -> Text,
     }
 }
 
@@ -99,6 +100,8 @@ diesel::table! {
         updated_at -> Timestamp,
         target_type -> Text,
         request_hash -> Text,
+        status -> Text,
+        refunded_amount_cents -> BigInt,
     }
 }
 
@@ -114,6 +117,12 @@ diesel::table! {
         amount_cents -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        status -> Text,
+        gateway -> Text,
+        gateway_transaction_id -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        message -> Nullable<Text>,
+        checked_at -> Nullable<Timestamp>,
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod edge;
 pub mod flow;
+pub mod gateways;
 pub mod openapi;
 pub mod reads;
 pub mod routes;
@@ -19,7 +20,7 @@ use actix_web::{http::header, web, App, HttpResponse};
 use crate::config::Settings;
 use crate::error::{ApiError, Code};
 use crate::jsonapi::negotiation;
-use crate::{auth, db, ledger};
+use crate::{auth, db, gateways};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -27,8 +28,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Shared with the `Auth` extractor, which reads it as `web::Data<Keys>`.
     pub keys: web::Data<auth::Keys>,
-    /// Where refunds are executed (the built-in `test` gateway).
-    pub gateway: std::sync::Arc<dyn ledger::gateway::Gateway>,
+    /// Where refunds are executed: the built-in `test` gateway, and Stripe when configured.
+    pub gateways: std::sync::Arc<gateways::Gateways>,
     /// Request counts per client, for the rate limits.
     pub limiter: edge::ratelimit::RateLimiter,
 }
@@ -65,7 +66,7 @@ impl AppState {
         Ok(Self {
             pool,
             keys,
-            gateway: std::sync::Arc::new(ledger::gateway::TestGateway),
+            gateways: std::sync::Arc::new(gateways::Gateways::from_settings(&settings)?),
             limiter: edge::ratelimit::RateLimiter::new(&settings),
             settings,
         })

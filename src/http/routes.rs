@@ -3,15 +3,19 @@
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-use super::{edge, flow, negotiate, openapi, reads, writes};
+use super::{edge, flow, gateways, negotiate, openapi, reads, writes};
 
 /// Registers every route: operations at the root, the JSON:API under `/api`, the
-/// Flow-compatible refunds API under `/flow`.
+/// Flow-compatible refunds API under `/flow`, PSP notifications under `/gateways`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(edge::health))
         .route("/ready", web::get().to(edge::ready))
         .route("/metrics", web::get().to(edge::metrics))
         .route("/openapi.json", web::get().to(openapi::serve))
+        .route(
+            "/gateways/stripe/events",
+            web::post().to(gateways::stripe_events),
+        )
         .service(
             web::scope("/api")
                 .wrap(from_fn(negotiate))

@@ -17,7 +17,7 @@ use crate::auth::Auth;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::jsonapi::request;
-use crate::ledger::{self, Form, Saved};
+use crate::ledger::{self, Form, Reserved, Saved};
 use crate::{forms, payments};
 
 /// The request body, at most `max_body_bytes` long (`413` beyond), received within
@@ -248,21 +248,58 @@ async fn write(
         .headers()
         .get("Idempotency-Key")
         .map(|v| v.as_bytes().to_vec());
-    let gateway = state.gateway.clone();
+    let gateways = state.gateways.clone();
+    let default_gateway = state.settings.default_gateway.clone();
     let who = auth.clone();
-    let saved = with_conn(&state, move |conn| {
+    let (saved, reserved) = with_conn(&state, move |conn| {
+        let reserved = Reserved::default();
         let form = Form {
             auth: &who,
             input: &input,
             idempotency_header: header.as_deref(),
-            gateway: gateway.as_ref(),
+            gateways: &gateways,
+            reserved: &reserved,
+            default_gateway: &default_gateway,
         };
-        run(conn, &form)
+        let saved = run(conn, &form)?;
+        Ok((saved, reserved.into_ids()))
     })
     .await?;
+    execute_refunds(&state, &auth, reserved).await;
     let (id, status) = match saved {
         Saved::Created(id) => (id, StatusCode::CREATED),
         Saved::Existing(id) => (id, StatusCode::OK),
     };
     respond_with(&req, &state, auth, &type_name, id, status).await
+}
+
+/// Steps 2 and 3 of the refunds a committed write reserved, waited for up to the gateway
+/// time-out. They run on a thread of their own: the blocking pool's threads each stand for
+/// a database connection, and a PSP call holds none. A failure here leaves the refund
+/// `pending` for the reconciler; the request still answers with the refund as it stands.
+pub async fn execute_refunds(state: &AppState, auth: &Auth, refunds: Vec<String>) {
+    if refunds.is_empty() {
+        return;
+    }
+    let (pool, gateways) = (state.pool.clone(), state.gateways.clone());
+    let who = crate::journal::who(auth);
+    let deadline =
+        std::time::Instant::now() + Duration::from_millis(state.settings.gateway_timeout_ms);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("refund".into())
+        .spawn(move || {
+            let _ = tx.send(ledger::settle::execute(
+                &pool, &gateways, &refunds, &who, deadline,
+            ));
+        });
+    let result = match spawned {
+        Ok(_) => rx
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("refund", "the gateway thread stopped"))),
+        Err(e) => Err(ApiError::internal("refund", e.to_string())),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "refund left pending for reconciliation");
+    }
 }

@@ -1,27 +1,40 @@
-//! Moving money: refunds drawn on captures, atomically, idempotently, journaled.
+//! Moving money: refunds drawn on captures, idempotently, journaled, in three steps.
 //!
-//! Every refund runs in one write transaction (`BEGIN IMMEDIATE` on SQLite: the database
-//! write lock before anything is read) that first locks its order row on PostgreSQL. On PostgreSQL the captures involved are then
-//! locked `FOR UPDATE` as well. Balances are read only after the lock, so two refunds of
-//! one capture, in one process or in several, can never take more than was captured.
+//! 1. Reserve (`create`): one write transaction (`BEGIN IMMEDIATE` on SQLite: the database
+//!    write lock before anything is read) that locks the order row and, on PostgreSQL, its
+//!    captures `FOR UPDATE`. Balances are read only after the lock, and the refund's parts
+//!    are written `pending` with their amounts taken off the balances at once, so two
+//!    refunds of one capture, in one process or in several, can never take more than was
+//!    captured, nor ask a PSP for it.
+//! 2. Execute (`settle::execute`): one gateway call per part, outside any transaction.
+//! 3. Settle (`settle::settle`): a second short transaction records what each gateway said.
+//!
+//! Parts left `pending` (a PSP that did not answer, a process that died between the steps)
+//! are settled by the reconciler (`reconcile`).
 
-pub mod gateway;
+mod forward;
 pub mod orders;
+pub mod reconcile;
 pub mod requests;
+pub mod settle;
+pub mod status;
 
+pub use forward::{update, RefundPatch};
 pub use requests::{Form, Saved};
 
 use diesel::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Scope};
 use crate::db::schema::{captures, orders as orders_t, refund_captures, refunds};
 use crate::db::{counts, DbConnection};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::ids::new_id;
 use crate::journal::{self, Change};
-use crate::resources::{captures as capture_res, orders as order_res, refunds as refund_res};
-use gateway::{Gateway, GatewayRefund};
+use crate::gateways::Gateways;
+use crate::resources::{
+    captures as capture_res, refund_captures as part_res, refunds as refund_res,
+};
 use orders::validation;
 
 /// What a refund is asked against.
@@ -70,6 +83,17 @@ pub struct NewRefund {
     pub request_hash: String,
 }
 
+/// The refunds a write reserved, for `settle::execute` once its transaction has committed
+/// (a PATCH's `_refund` reserves inside the PATCH's own transaction).
+#[derive(Debug, Default)]
+pub struct Reserved(std::cell::RefCell<Vec<String>>);
+
+impl Reserved {
+    pub fn into_ids(self) -> Vec<String> {
+        self.0.into_inner()
+    }
+}
+
 /// What a create did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -80,7 +104,7 @@ pub enum Outcome {
 }
 
 /// Errors inside a refund transaction; a replay found under the lock rolls it back too.
-enum TxError {
+pub(crate) enum TxError {
     Api(ApiError),
     Db(diesel::result::Error),
     Replay(Box<refund_res::Row>),
@@ -130,11 +154,14 @@ fn is_key_conflict(e: &diesel::result::Error) -> bool {
     }
 }
 
-/// Creates a refund, or returns the one stored under the same key for the same request.
+/// Reserves a refund (step 1 of 3), or returns the one stored under the same key for the
+/// same request. A created refund is `pending` until `settle::execute` has called its
+/// gateways, which the caller does once its own transaction has committed.
 pub fn create(
     conn: &mut DbConnection,
     auth: &Auth,
-    gateway: &dyn Gateway,
+    gateways: &Gateways,
+    reserved: &Reserved,
     req: NewRefund,
 ) -> ApiResult<Outcome> {
     let key = req
@@ -145,10 +172,10 @@ pub fn create(
         return replay(found, &req.request_hash);
     }
     let result =
-        crate::db::write_transaction(conn, |conn| create_locked(conn, auth, gateway, &req, &key));
+        crate::db::write_transaction(conn, |conn| create_locked(conn, auth, gateways, &req, &key));
     match result {
-        Ok((id, succeeded)) => {
-            crate::telemetry::metrics::refund_created(succeeded);
+        Ok(id) => {
+            reserved.0.borrow_mut().push(id.clone());
             Ok(Outcome::Created(id))
         }
         Err(TxError::Api(e)) => Err(e),
@@ -196,7 +223,7 @@ fn order_of(conn: &mut DbConnection, auth: &Auth, target: &Target) -> Result<Str
 }
 
 /// The succeeded captures a target draws on, oldest first.
-fn captures_of(
+pub(crate) fn captures_of(
     conn: &mut DbConnection,
     target: &Target,
     order_id: &str,
@@ -232,7 +259,7 @@ pub fn plan(balances: &[(String, i64)], amount: i64) -> Vec<(String, i64)> {
 }
 
 /// The refundable balance of `captures`, checked against `amount`; returns the split.
-fn split(captures: &[capture_res::Row], amount: i64) -> ApiResult<Vec<(String, i64)>> {
+pub(crate) fn split(captures: &[capture_res::Row], amount: i64) -> ApiResult<Vec<(String, i64)>> {
     let balances: Vec<(String, i64)> = captures
         .iter()
         .filter(|c| c.succeeded)
@@ -257,10 +284,10 @@ fn split(captures: &[capture_res::Row], amount: i64) -> ApiResult<Vec<(String, i
 fn create_locked(
     conn: &mut DbConnection,
     auth: &Auth,
-    gateway: &dyn Gateway,
+    gateways: &Gateways,
     req: &NewRefund,
     key: &str,
-) -> Result<(String, bool), TxError> {
+) -> Result<String, TxError> {
     let order_id = order_of(conn, auth, &req.target)?;
     let order = orders::lock_order(conn, &order_id, true)?;
     // A concurrent request with this key may have committed while we waited.
@@ -285,64 +312,27 @@ fn create_locked(
         .filter(|c| c.succeeded)
         .map(|c| c.refund_balance_cents)
         .sum();
-    let amount = match req.amount_cents {
-        Some(a) if a <= 0 => {
-            return Err(validation(
-                "/data/attributes/amount_cents",
-                "`amount_cents` must be positive",
-            )
-            .into())
-        }
-        Some(a) => {
-            match &req.currency_code {
-                None => {
-                    return Err(validation(
-                        "/data/attributes/currency_code",
-                        "`currency_code` is required with `amount_cents`",
-                    )
-                    .into())
-                }
-                Some(c) if *c != currency => {
-                    return Err(validation(
-                        "/data/attributes/currency_code",
-                        format!("`currency_code` must be {currency}, the currency of the capture"),
-                    )
-                    .into())
-                }
-                Some(_) => {}
-            }
-            a
-        }
-        None => {
-            if let Some(c) = &req.currency_code {
-                if *c != currency {
-                    return Err(validation(
-                        "/data/attributes/currency_code",
-                        format!("`currency_code` must be {currency}, the currency of the capture"),
-                    )
-                    .into());
-                }
-            }
-            if balance == 0 {
-                return Err(ApiError::pointer(
-                    Code::InsufficientFunds,
-                    req.target.pointer(),
-                    "Nothing is left to refund",
-                )
-                .into());
-            }
-            balance
-        }
-    };
+    let amount = amount_asked(req, &currency, balance)?;
     let splits = split(&captures, amount)?;
     let first = splits
         .first()
         .and_then(|(id, _)| captures.iter().find(|c| &c.id == id))
         .ok_or_else(|| ApiError::internal("refund", "empty split"))?;
-    let answer = gateway.refund(&GatewayRefund {
-        amount_cents: amount,
-        currency_code: &currency,
-    });
+    // Every part's gateway must be one this process can call, or nothing is reserved.
+    for (id, _) in &splits {
+        if let Some(c) = captures.iter().find(|c| &c.id == id) {
+            if gateways.get(&c.gateway).is_none() {
+                return Err(validation(
+                    req.target.pointer(),
+                    format!(
+                        "Capture {} is refunded through the `{}` gateway, which is not configured",
+                        c.id, c.gateway
+                    ),
+                )
+                .into());
+            }
+        }
+    }
     let now = crate::clock::now();
     let row = refund_res::Row {
         organization_id: auth.scope.organization_id.clone(),
@@ -356,13 +346,15 @@ fn create_locked(
             key: key.to_owned(),
             currency_code: currency.clone(),
             amount_cents: amount,
-            succeeded: answer.succeeded,
+            status: status::PENDING.into(),
+            refunded_amount_cents: 0,
+            succeeded: false,
             payment_method_type: first.payment_method_type.clone(),
-            message: Some(answer.message),
-            error_code: answer.error_code,
-            error_detail: answer.error_detail,
-            token: answer.token,
-            gateway_transaction_id: answer.gateway_transaction_id,
+            message: Some("Pending".into()),
+            error_code: None,
+            error_detail: None,
+            token: None,
+            gateway_transaction_id: None,
             reference: req.reference.clone(),
             reference_origin: req.reference_origin.clone(),
             metadata: req.metadata.clone().unwrap_or_else(|| "{}".into()),
@@ -398,21 +390,59 @@ fn create_locked(
             name: "refunds.create",
         },
     )?;
-    if row.shown.succeeded {
-        take(conn, auth, &who, &row, &captures, &splits, &order)?;
-    }
-    Ok((row.shown.id, row.shown.succeeded))
+    reserve(conn, &auth.scope, &who, &row, &captures, &splits)?;
+    Ok(row.shown.id)
 }
 
-/// Moves a succeeded refund's money: refund_captures rows, capture balances, order status.
-fn take(
+/// The amount a request asks for, checked against the target's currency and balance.
+fn amount_asked(req: &NewRefund, currency: &str, balance: i64) -> Result<i64, TxError> {
+    let wrong_currency = || {
+        validation(
+            "/data/attributes/currency_code",
+            format!("`currency_code` must be {currency}, the currency of the capture"),
+        )
+    };
+    match req.amount_cents {
+        Some(a) if a <= 0 => Err(validation(
+            "/data/attributes/amount_cents",
+            "`amount_cents` must be positive",
+        )
+        .into()),
+        Some(a) => match &req.currency_code {
+            None => Err(validation(
+                "/data/attributes/currency_code",
+                "`currency_code` is required with `amount_cents`",
+            )
+            .into()),
+            Some(c) if c != currency => Err(wrong_currency().into()),
+            Some(_) => Ok(a),
+        },
+        None => {
+            if req.currency_code.as_deref().is_some_and(|c| c != currency) {
+                return Err(wrong_currency().into());
+            }
+            if balance == 0 {
+                return Err(ApiError::pointer(
+                    Code::InsufficientFunds,
+                    req.target.pointer(),
+                    "Nothing is left to refund",
+                )
+                .into());
+            }
+            Ok(balance)
+        }
+    }
+}
+
+/// Writes a refund's parts as `pending` and takes their amounts off the captures'
+/// balances at once, so no concurrent refund can be executed against the same money.
+fn reserve(
     conn: &mut DbConnection,
-    auth: &Auth,
+    scope: &Scope,
     who: &Value,
     refund: &refund_res::Row,
     captures: &[capture_res::Row],
     splits: &[(String, i64)],
-    order: &order_res::Row,
 ) -> Result<(), TxError> {
     let now = crate::clock::now();
     for (capture_id, amount) in splits {
@@ -421,45 +451,29 @@ fn take(
             .find(|c| &c.id == capture_id)
             .ok_or_else(|| ApiError::internal("refund", "split of an unknown capture"))?;
         diesel::insert_into(refund_captures::table)
-            .values((
-                refund_captures::id.eq(new_id()),
-                refund_captures::organization_id.eq(&refund.organization_id),
-                refund_captures::mode.eq(&refund.mode),
-                refund_captures::order_id.eq(&refund.shown.order_id),
-                refund_captures::refund_id.eq(&refund.shown.id),
-                refund_captures::capture_id.eq(capture_id),
-                refund_captures::currency_code.eq(&refund.shown.currency_code),
-                refund_captures::amount_cents.eq(amount),
-                refund_captures::created_at.eq(now),
-                refund_captures::updated_at.eq(now),
-            ))
+            .values(&part_res::Row {
+                id: new_id(),
+                organization_id: refund.organization_id.clone(),
+                mode: refund.mode.clone(),
+                order_id: refund.shown.order_id.clone(),
+                refund_id: refund.shown.id.clone(),
+                capture_id: capture_id.clone(),
+                currency_code: refund.shown.currency_code.clone(),
+                amount_cents: *amount,
+                created_at: now,
+                updated_at: now,
+                status: status::PENDING.into(),
+                gateway: before.gateway.clone(),
+                gateway_transaction_id: None,
+                error_code: None,
+                message: None,
+                checked_at: None,
+            })
             .execute(conn)?;
         let mut after = before.clone();
-        after.refund_amount_cents += amount;
         after.refund_balance_cents -= amount;
         after.updated_at = now;
-        diesel::update(captures::table.find(capture_id))
-            .set((
-                captures::refund_amount_cents.eq(after.refund_amount_cents),
-                captures::refund_balance_cents.eq(after.refund_balance_cents),
-                captures::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        let (b, a) = (capture_res::view(before.clone()), capture_res::view(after));
-        journal::record(
-            conn,
-            &auth.scope,
-            who,
-            Change {
-                resource_type: "captures",
-                resource_id: capture_id,
-                order_id: &refund.shown.order_id,
-                event: "update",
-                before: Some(&b.attributes),
-                after: &a.attributes,
-                name: "captures.refund",
-            },
-        )?;
+        settle::write_capture(conn, scope, who, before, &after)?;
     }
     counts::add(
         conn,
@@ -468,122 +482,7 @@ fn take(
         "refund_captures",
         splits.len() as i64,
     )?;
-    // The order's status follows what is now refunded of what was captured.
-    orders::refresh_status(conn, auth, who, order, now)?;
     Ok(())
-}
-
-/// The changes `PATCH /api/refunds/{id}` may make.
-#[derive(Debug, Default, Clone)]
-pub struct RefundPatch {
-    pub reference: Option<Option<String>>,
-    pub reference_origin: Option<Option<String>>,
-    pub metadata: Option<String>,
-    /// `succeeded: true` or `_forward: true`.
-    pub forward: bool,
-    /// `succeeded: false`.
-    pub unforward: bool,
-}
-
-/// Updates a refund; forwarding a declined one takes its amount from its captures now.
-pub fn update(conn: &mut DbConnection, auth: &Auth, id: &str, patch: RefundPatch) -> ApiResult<()> {
-    let result = crate::db::write_transaction(conn, |conn| -> Result<(), TxError> {
-        let scope = &auth.scope;
-        let order_id: String = refunds::table
-            .filter(refunds::id.eq(id))
-            .filter(refunds::organization_id.eq(&scope.organization_id))
-            .filter(refunds::mode.eq(scope.mode))
-            .select(refunds::order_id)
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| ApiError::not_found("refunds"))?;
-        let order = orders::lock_order(conn, &order_id, false)?;
-        let row = refunds::table
-            .find(id)
-            .select(refund_res::Row::as_select())
-            .first(conn)?;
-        let mut after = row.clone();
-        if let Some(r) = patch.reference {
-            after.shown.reference = r;
-        }
-        if let Some(r) = patch.reference_origin {
-            after.shown.reference_origin = r;
-        }
-        if let Some(m) = patch.metadata {
-            after.shown.metadata = m;
-        }
-        if patch.unforward && row.shown.succeeded {
-            return Err(validation(
-                "/data/attributes/succeeded",
-                "A succeeded refund moved money and cannot be marked failed",
-            )
-            .into());
-        }
-        let forwarding = patch.forward && !row.shown.succeeded;
-        if forwarding {
-            let target = match row.target_type.as_str() {
-                "authorization" => {
-                    Target::Authorization(row.shown.authorization_id.clone().unwrap_or_default())
-                }
-                "order" => Target::Order(row.shown.order_id.clone()),
-                _ => Target::Capture(row.shown.reference_capture_id.clone().unwrap_or_default()),
-            };
-            let captures = captures_of(conn, &target, &order_id)?;
-            let splits = split(&captures, row.shown.amount_cents)?;
-            after.shown.succeeded = true;
-            after.shown.message = Some("Forwarded".into());
-            after.shown.error_code = None;
-            after.shown.error_detail = None;
-            let who = journal::who(auth);
-            take(conn, auth, &who, &after, &captures, &splits, &order)?;
-        }
-        let (b, mut a) = (
-            refund_res::view(row.clone()),
-            refund_res::view(after.clone()),
-        );
-        if journal::changes(Some(&b.attributes), &a.attributes).is_empty() {
-            return Ok(());
-        }
-        after.shown.updated_at = crate::clock::now();
-        a = refund_res::view(after.clone());
-        diesel::update(refunds::table.find(id))
-            .set((
-                refunds::reference.eq(&after.shown.reference),
-                refunds::reference_origin.eq(&after.shown.reference_origin),
-                refunds::metadata.eq(&after.shown.metadata),
-                refunds::succeeded.eq(after.shown.succeeded),
-                refunds::message.eq(&after.shown.message),
-                refunds::error_code.eq(&after.shown.error_code),
-                refunds::error_detail.eq(&after.shown.error_detail),
-                refunds::updated_at.eq(after.shown.updated_at),
-            ))
-            .execute(conn)?;
-        journal::record(
-            conn,
-            scope,
-            &journal::who(auth),
-            Change {
-                resource_type: "refunds",
-                resource_id: id,
-                order_id: &order_id,
-                event: "update",
-                before: Some(&b.attributes),
-                after: &a.attributes,
-                name: if forwarding {
-                    "refunds.forward"
-                } else {
-                    "refunds.update"
-                },
-            },
-        )?;
-        Ok(())
-    });
-    match result {
-        Ok(()) => Ok(()),
-        Err(TxError::Api(e)) => Err(e),
-        Err(TxError::Db(e)) => Err(e.into()),
-        Err(TxError::Replay(_)) => Err(ApiError::internal("refund update", "unexpected replay")),
-    }
 }
 
 #[cfg(test)]

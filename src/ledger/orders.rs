@@ -85,7 +85,7 @@ pub fn payment_status(total: i64, authorized: i64, captured: i64, refunded: i64)
 /// Recomputes the order's `payment_status` from its payments; journals a change.
 pub fn refresh_status(
     conn: &mut DbConnection,
-    auth: &Auth,
+    scope: &crate::auth::Scope,
     who: &Value,
     order: &order_res::Row,
     now: chrono::NaiveDateTime,
@@ -118,7 +118,7 @@ pub fn refresh_status(
     let (b, a) = (order_res::view(order.clone()), order_res::view(after));
     journal::record(
         conn,
-        &auth.scope,
+        scope,
         who,
         Change {
             resource_type: "orders",

@@ -4,21 +4,25 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::gateway::Gateway;
-use super::{NewRefund, Outcome, RefundPatch, Target};
+use super::{NewRefund, Outcome, RefundPatch, Reserved, Target};
 use crate::auth::Auth;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::forms;
+use crate::gateways::Gateways;
 use crate::jsonapi::request::Input;
 
 /// A write request: who asks, the document they sent, the `Idempotency-Key` they sent
-/// with it (as sent: only writes that refund read it), and where money moves.
+/// with it (as sent: only writes that refund read it), where money moves, and the refunds
+/// the write reserves (executed by the caller once the write has committed).
 pub struct Form<'a> {
     pub auth: &'a Auth,
     pub input: &'a Input,
     pub idempotency_header: Option<&'a [u8]>,
-    pub gateway: &'a dyn Gateway,
+    pub gateways: &'a Gateways,
+    pub reserved: &'a Reserved,
+    /// The gateway of a capture that names none.
+    pub default_gateway: &'a str,
 }
 
 impl Form<'_> {
@@ -132,7 +136,7 @@ pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
         metadata: a.object("metadata")?,
         request_hash: digest(input),
     };
-    Ok(match super::create(conn, form.auth, form.gateway, new)? {
+    Ok(match super::create(conn, form.auth, form.gateways, form.reserved, new)? {
         Outcome::Created(id) => Saved::Created(id),
         Outcome::Replayed(id) => Saved::Existing(id),
     })

@@ -124,7 +124,7 @@ fn insert(conn: &mut DbConnection, auth: &Auth, new: New) -> ApiResult<String> {
             name: "authorizations.create",
         },
     )?;
-    super::refresh_status(conn, auth, &who, &order, crate::clock::now())?;
+    super::refresh_status(conn, &auth.scope, &who, &order, crate::clock::now())?;
     Ok(row.id)
 }
 

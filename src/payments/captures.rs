@@ -23,8 +23,39 @@ struct New {
     amount_cents: i64,
     currency_code: String,
     succeeded: bool,
+    /// Where its refunds are executed.
+    gateway_name: String,
     gateway: GatewayFields,
     common: Common,
+}
+
+/// The capture's gateway: one this process can call.
+fn gateway_name(form: &Form, asked: Option<String>) -> ApiResult<String> {
+    let name = asked.unwrap_or_else(|| form.default_gateway.to_owned());
+    if !crate::gateways::NAMES.contains(&name.as_str()) {
+        return Err(validation(
+            "/data/attributes/gateway",
+            format!("`gateway` must be one of {}", crate::gateways::NAMES.join(", ")),
+        ));
+    }
+    if form.gateways.get(&name).is_none() {
+        return Err(validation(
+            "/data/attributes/gateway",
+            format!("The `{name}` gateway is not configured on this service"),
+        ));
+    }
+    Ok(name)
+}
+
+/// A Stripe capture names the charge (`ch_…`) or PaymentIntent (`pi_…`) its refunds go to.
+fn stripe_payment(id: Option<&str>) -> ApiResult<()> {
+    match id {
+        Some(id) if id.starts_with("ch_") || id.starts_with("pi_") => Ok(()),
+        _ => Err(validation(
+            "/data/attributes/gateway_transaction_id",
+            "A `stripe` capture needs the Stripe charge (`ch_…`) or PaymentIntent (`pi_…`) id",
+        )),
+    }
 }
 
 /// `POST /api/captures`.
@@ -43,9 +74,13 @@ pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
         currency_code: crate::money::currency_code(a, "currency_code")?
             .ok_or_else(|| missing("currency_code"))?,
         succeeded: a.bool("succeeded")?.unwrap_or(true),
+        gateway_name: gateway_name(form, a.text("gateway")?.flatten())?,
         gateway: GatewayFields::read(a)?,
         common: Common::read(a)?,
     };
+    if new.gateway_name == "stripe" {
+        stripe_payment(new.gateway.gateway_transaction_id.as_deref())?;
+    }
     let who = auth.clone();
     let id = {
         // Visibility first, outside the transaction: payments never change tenant.
@@ -134,6 +169,7 @@ fn insert(conn: &mut DbConnection, auth: &Auth, order_id: &str, new: New) -> Api
         metadata: new.common.metadata.unwrap_or_else(|| "{}".into()),
         created_at: now,
         updated_at: now,
+        gateway: new.gateway_name,
     };
     diesel::insert_into(captures::table)
         .values(&row)
@@ -155,7 +191,7 @@ fn insert(conn: &mut DbConnection, auth: &Auth, order_id: &str, new: New) -> Api
             name: "captures.create",
         },
     )?;
-    super::refresh_status(conn, auth, &who, &order, crate::clock::now())?;
+    super::refresh_status(conn, &auth.scope, &who, &order, crate::clock::now())?;
     Ok(row.id)
 }
 
@@ -190,7 +226,6 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
         refund,
     };
     let who = auth.clone();
-    let gateway = form.gateway;
     let target = id.to_owned();
     {
         let order_id: String = captures::table
@@ -209,7 +244,7 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
                     .select(captures::currency_code)
                     .first(conn)?;
                 let capture = Target::Capture(target.clone());
-                super::refund(conn, &who, gateway, capture, &currency, trigger)?;
+                super::refund(conn, form, capture, &currency, trigger)?;
             }
             apply(conn, &who, &order_id, &target, patch.common)
         })

@@ -15,7 +15,6 @@ pub mod captures;
 pub mod orders;
 pub mod webhooks;
 
-use crate::auth::Auth;
 use crate::db::DbConnection;
 use crate::error::{ApiError, ApiResult, Code, Source};
 use crate::jsonapi::request::Attrs;
@@ -129,8 +128,7 @@ pub(crate) struct Trigger {
 /// trigger's attributes here.
 pub(crate) fn refund(
     conn: &mut DbConnection,
-    auth: &Auth,
-    gateway: &dyn ledger::gateway::Gateway,
+    form: &ledger::Form,
     target: Target,
     currency_code: &str,
     trigger: &Trigger,
@@ -156,7 +154,7 @@ pub(crate) fn refund(
         metadata: None,
         request_hash,
     };
-    match ledger::create(conn, auth, gateway, new) {
+    match ledger::create(conn, form.auth, form.gateways, form.reserved, new) {
         Ok(_) => Ok(()),
         Err(mut e) => {
             if let Some(Source::Pointer(p)) = &e.location {

@@ -219,7 +219,6 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
         refund,
     };
     let who = auth.clone();
-    let gateway = form.gateway;
     let target = id.to_owned();
     {
         // Visibility first, outside the transaction: an order never changes tenant.
@@ -230,7 +229,7 @@ pub fn update(conn: &mut DbConnection, id: &str, form: &Form) -> ApiResult<Saved
             if let Some(trigger) = &patch.refund {
                 plan(&row, &patch)?;
                 let target = Target::Order(target.clone());
-                super::refund(conn, &who, gateway, target, &row.currency_code, trigger)?;
+                super::refund(conn, form, target, &row.currency_code, trigger)?;
             }
             apply(conn, &who, &target, &patch)
         })

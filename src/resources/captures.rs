@@ -29,6 +29,7 @@ crate::engine::describe! {
         error_code: Text [filter],
         error_detail: Text [filter],
         token: Text [filter],
+        gateway: Text [filter, sort],
         gateway_transaction_id: Text [filter],
         created_at: Time [filter, sort],
         updated_at: Time [filter, sort],
@@ -71,6 +72,8 @@ pub struct Row {
     pub metadata: String,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// `test` or `stripe`: where refunds of this capture are executed.
+    pub gateway: String,
 }
 
 pub fn view(r: Row) -> Record {
@@ -97,6 +100,7 @@ pub fn view(r: Row) -> Record {
     a.push("error_code", Value::from(r.error_code));
     a.push("error_detail", Value::from(r.error_detail));
     a.push("token", Value::from(r.token));
+    a.push("gateway", Value::from(r.gateway));
     a.push(
         "gateway_transaction_id",
         Value::from(r.gateway_transaction_id),

@@ -16,6 +16,11 @@ crate::engine::describe! {
         amount_cents: Int [filter, sort],
         amount_float: shown,
         formatted_amount: shown,
+        status: Text [filter, sort],
+        gateway: Text [filter],
+        gateway_transaction_id: Text [filter],
+        error_code: Text [filter],
+        message: Text [filter],
         created_at: Time [filter, sort],
         updated_at: Time [filter, sort],
         refund_id: Text [filter, hidden],
@@ -42,6 +47,16 @@ pub struct Row {
     pub amount_cents: i64,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// `pending` until its gateway answers, then `succeeded` or `failed`.
+    pub status: String,
+    /// The gateway of its capture.
+    pub gateway: String,
+    /// The PSP's id of this part's refund.
+    pub gateway_transaction_id: Option<String>,
+    pub error_code: Option<String>,
+    pub message: Option<String>,
+    /// When the reconciler last took it (not shown).
+    pub checked_at: Option<chrono::NaiveDateTime>,
 }
 
 pub fn view(r: Row) -> Record {
@@ -53,6 +68,14 @@ pub fn view(r: Row) -> Record {
         r.amount_cents,
         &r.currency_code,
     );
+    a.push("status", Value::from(r.status));
+    a.push("gateway", Value::from(r.gateway));
+    a.push(
+        "gateway_transaction_id",
+        Value::from(r.gateway_transaction_id),
+    );
+    a.push("error_code", Value::from(r.error_code));
+    a.push("message", Value::from(r.message));
     a.push("created_at", time(&r.created_at));
     a.push("updated_at", time(&r.updated_at));
     Record {

@@ -19,6 +19,10 @@ crate::engine::describe! {
         amount_cents: Int [filter, sort],
         amount_float: shown,
         formatted_amount: shown,
+        status: Text [filter, sort],
+        refunded_amount_cents: Int [filter, sort],
+        refunded_amount_float: shown,
+        formatted_refunded_amount: shown,
         succeeded: Bool [filter],
         message: Text [filter],
         error_code: Text [filter],
@@ -74,6 +78,10 @@ pub struct ShownRow {
     pub key: String,
     pub currency_code: String,
     pub amount_cents: i64,
+    /// `pending`, `succeeded`, `partially_succeeded` or `failed`, from its parts.
+    pub status: String,
+    /// What its succeeded parts gave back.
+    pub refunded_amount_cents: i64,
     pub succeeded: bool,
     pub payment_method_type: Option<String>,
     pub message: Option<String>,
@@ -106,6 +114,13 @@ fn render(r: ShownRow, organization_id: String, mode: String) -> Record {
         &mut a,
         crate::money::names!("amount"),
         r.amount_cents,
+        &r.currency_code,
+    );
+    a.push("status", Value::from(r.status));
+    crate::money::insert(
+        &mut a,
+        crate::money::names!("refunded_amount"),
+        r.refunded_amount_cents,
         &r.currency_code,
     );
     a.push("succeeded", Value::from(r.succeeded));

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
@@ -14,6 +14,7 @@ struct Metrics {
     latency: HistogramVec,
     pool: IntGaugeVec,
     refunds: IntCounterVec,
+    reconciled: IntCounter,
     webhook_attempts: IntCounterVec,
     webhook_deliveries: IntGaugeVec,
     webhook_oldest: Gauge,
@@ -50,10 +51,15 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .expect("metric definition");
     let refunds = IntCounterVec::new(
         Opts::new(
-            "refunds_created_total",
-            "Refunds created, by gateway outcome",
+            "refunds_settled_total",
+            "Refunds that reached a final status, by status (succeeded, partially_succeeded, failed)",
         ),
-        &["outcome"],
+        &["status"],
+    )
+    .expect("metric definition");
+    let reconciled = IntCounter::new(
+        "refunds_reconciled_parts_total",
+        "Refund parts the reconciler looked up at their gateway",
     )
     .expect("metric definition");
     let webhook_attempts = IntCounterVec::new(
@@ -82,6 +88,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(latency.clone()),
         Box::new(pool.clone()),
         Box::new(refunds.clone()),
+        Box::new(reconciled.clone()),
         Box::new(webhook_attempts.clone()),
         Box::new(webhook_deliveries.clone()),
         Box::new(webhook_oldest.clone()),
@@ -94,6 +101,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         latency,
         pool,
         refunds,
+        reconciled,
         webhook_attempts,
         webhook_deliveries,
         webhook_oldest,
@@ -131,12 +139,14 @@ pub fn observe_request(route: &str, method: &str, status: u16, seconds: f64) {
         .observe(seconds);
 }
 
-/// Counts a created refund: `succeeded` or `declined`.
-pub fn refund_created(succeeded: bool) {
-    METRICS
-        .refunds
-        .with_label_values(&[if succeeded { "succeeded" } else { "declined" }])
-        .inc();
+/// Counts a refund that reached its final `status`.
+pub fn refund_settled(status: &str) {
+    METRICS.refunds.with_label_values(&[status]).inc();
+}
+
+/// Counts parts the reconciler looked up.
+pub fn parts_reconciled(n: usize) {
+    METRICS.reconciled.inc_by(n as u64);
 }
 
 /// The text exposition, with the pool's state read now.

@@ -254,17 +254,7 @@ pub fn payload(
     webhook: &Webhook,
     attempt: i64,
 ) -> ApiResult<Vec<u8>> {
-    let scope = Scope {
-        organization_id: delivery.organization_id.clone(),
-        mode: if delivery.mode == "live" {
-            "live"
-        } else {
-            "test"
-        },
-        customer_id: None,
-        market_ids: None,
-        admin: true,
-    };
+    let scope = Scope::system(&delivery.organization_id, &delivery.mode);
     let kind = crate::resources::resource(&delivery.resource_type).ok_or_else(|| {
         ApiError::internal("webhooks", format!("no type {}", delivery.resource_type))
     })?;

@@ -305,6 +305,7 @@ impl TestApp {
                     metadata: "{}".into(),
                     created_at: at,
                     updated_at: at,
+                    gateway: "test".into(),
                 }
             })
             .collect();

@@ -11,13 +11,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::reads::with_conn;
-use super::writes::{body, require_write};
+use super::writes::{body, execute_refunds, require_write};
 use super::AppState;
 use crate::auth::Auth;
 use crate::engine::{field_in, ListQuery};
 use crate::error::{ApiError, ApiResult, Code, Source};
 use crate::jsonapi::filter::Condition;
-use crate::ledger::{self, Outcome};
+use crate::ledger::{self, Outcome, Reserved};
 use models::{attributes, registered, version_type, Related};
 use params::{ids_of_keys, Form, Query};
 
@@ -253,12 +253,19 @@ pub async fn create(
     }
     let bytes = body(payload, &state).await?;
     let form = Form::parse(&bytes)?;
-    let gateway = state.gateway.clone();
-    let refund = with_conn(&state, move |conn| {
-        let new = form.new_refund(conn, &auth)?;
-        let id = match ledger::create(conn, &auth, gateway.as_ref(), new)? {
+    let gateways = state.gateways.clone();
+    let who = auth.clone();
+    let (id, reserved) = with_conn(&state, move |conn| {
+        let new = form.new_refund(conn, &who)?;
+        let reserved = Reserved::default();
+        let id = match ledger::create(conn, &who, &gateways, &reserved, new)? {
             Outcome::Created(id) | Outcome::Replayed(id) => id,
         };
+        Ok((id, reserved.into_ids()))
+    })
+    .await?;
+    execute_refunds(&state, &auth, reserved).await;
+    let refund = with_conn(&state, move |conn| {
         let records = registered("refunds")?.find(conn, &auth.scope, vec![id])?;
         models::refund(conn, &auth.scope, &records)
     })

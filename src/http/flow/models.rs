@@ -262,7 +262,11 @@ impl Related {
             },
         )?;
         let mut parts: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-        for row in &rows {
+        // A failed part took nothing from its capture.
+        let taken = rows
+            .iter()
+            .filter(|r| r.attributes.get("status").and_then(Value::as_str) != Some("failed"));
+        for row in taken {
             if let (Some(refund), Some(capture)) = (row.to_one("refund"), row.to_one("capture")) {
                 let amount = row
                     .attributes
@@ -354,9 +358,18 @@ impl Related {
     /// or a version's snapshot of them).
     pub fn refund(&self, refund: &Record, attrs: &Map<String, Value>) -> Refund {
         let currency = text(attrs, "currency_code");
-        let amount = cents(attrs, "amount_cents");
+        let requested = cents(attrs, "amount_cents");
         let succeeded = attrs.get("succeeded") == Some(&Value::Bool(true));
-        let captures = if succeeded {
+        // Flow knows no partial success: a refund that gave some money back succeeded,
+        // with `amount` what it gave back (snapshots from before statuses have none).
+        let status = match attrs.get("status").and_then(Value::as_str) {
+            Some("failed") => "failed",
+            Some("pending") => "pending",
+            Some(_) => "succeeded",
+            None if succeeded => "succeeded",
+            None => "failed",
+        };
+        let captures: Vec<RefundCapture> = if status != "failed" {
             self.parts
                 .get(&refund.id)
                 .map(|parts| {
@@ -373,6 +386,10 @@ impl Related {
                 .unwrap_or_default()
         } else {
             Vec::new()
+        };
+        let amount = match attrs.get("refunded_amount_cents").and_then(Value::as_i64) {
+            Some(refunded) if status == "succeeded" => refunded,
+            _ => requested,
         };
         let attributes = match attrs.get("metadata") {
             Some(Value::Object(m)) => m
@@ -394,13 +411,13 @@ impl Related {
             amount: Amount::new(amount, &currency),
             currency: currency.clone(),
             requested: Money {
-                amount: Amount::new(amount, &currency),
+                amount: Amount::new(requested, &currency),
                 currency: currency.clone(),
             },
             captures,
             created_at: attrs.get("created_at").cloned().unwrap_or(Value::Null),
             attributes,
-            status: if succeeded { "succeeded" } else { "failed" },
+            status,
         }
     }
 }

@@ -1,0 +1,12 @@
+DROP INDEX refund_captures_gateway_transaction_id;
+DROP INDEX refund_captures_pending;
+ALTER TABLE refund_captures DROP COLUMN checked_at;
+ALTER TABLE refund_captures DROP COLUMN message;
+ALTER TABLE refund_captures DROP COLUMN error_code;
+ALTER TABLE refund_captures DROP COLUMN gateway_transaction_id;
+ALTER TABLE refund_captures DROP COLUMN gateway;
+ALTER TABLE refund_captures DROP COLUMN status;
+DROP INDEX refunds_status;
+ALTER TABLE refunds DROP COLUMN refunded_amount_cents;
+ALTER TABLE refunds DROP COLUMN status;
+ALTER TABLE captures DROP COLUMN gateway;
