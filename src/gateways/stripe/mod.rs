@@ -204,7 +204,10 @@ fn target(payment_id: Option<&str>) -> Result<(&'static str, &str), Outcome> {
 fn read(
     sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<(u16, String), String> {
-    let mut resp = sent.map_err(|e| format!("Stripe could not be reached: {e}"))?;
+    let mut resp = sent.map_err(|e| match e {
+        ureq::Error::Timeout(_) => "Stripe did not answer within the time-out".to_owned(),
+        e => format!("Stripe could not be reached: {e}"),
+    })?;
     let status = resp.status().as_u16();
     let body = resp
         .body_mut()
