@@ -75,7 +75,7 @@ mod tests {
     fn the_list_is_diesels_own_in_column_order() {
         let sql = column_list(refunds::all_columns);
         assert!(sql.starts_with(r#""refunds"."id", "refunds"."organization_id", "refunds"."mode""#));
-        assert!(sql.ends_with(r#""refunds"."target_type", "refunds"."request_hash""#));
-        assert_eq!(sql.matches(", ").count() + 1, 24);
+        assert!(sql.ends_with(r#""refunds"."status", "refunds"."refunded_amount_cents""#));
+        assert_eq!(sql.matches(", ").count() + 1, 26);
     }
 }

@@ -4,7 +4,7 @@
 
 pub mod edge;
 pub mod flow;
-pub mod gateways;
+pub mod notifications;
 pub mod openapi;
 pub mod reads;
 pub mod routes;

@@ -3,7 +3,7 @@
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-use super::{edge, flow, gateways, negotiate, openapi, reads, writes};
+use super::{edge, flow, negotiate, notifications, openapi, reads, writes};
 
 /// Registers every route: operations at the root, the JSON:API under `/api`, the
 /// Flow-compatible refunds API under `/flow`, PSP notifications under `/gateways`.
@@ -14,7 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/openapi.json", web::get().to(openapi::serve))
         .route(
             "/gateways/stripe/events",
-            web::post().to(gateways::stripe_events),
+            web::post().to(notifications::stripe_events),
         )
         .service(
             web::scope("/api")

@@ -155,9 +155,10 @@ fn forward_parts(
     }
     let now = crate::clock::now();
     for part in parts.iter_mut().filter(|p| p.status != status::SUCCEEDED) {
-        let capture: capture_res::Row = captures::table.find(&part.capture_id).first(conn)?;
-        let mut after = capture.clone();
+        // A pending part's amount is reserved already; a failed one's is taken again.
         if part.status == status::FAILED {
+            let capture: capture_res::Row = captures::table.find(&part.capture_id).first(conn)?;
+            let mut after = capture.clone();
             if capture.refund_balance_cents < part.amount_cents {
                 let mut e = ApiError::pointer(
                     Code::InsufficientFunds,
@@ -174,10 +175,10 @@ fn forward_parts(
                 return Err(e.into());
             }
             after.refund_balance_cents -= part.amount_cents;
+            after.refund_amount_cents += part.amount_cents;
+            after.updated_at = now;
+            settle::write_capture(conn, &auth.scope, who, &capture, &after)?;
         }
-        after.refund_amount_cents += part.amount_cents;
-        after.updated_at = now;
-        settle::write_capture(conn, &auth.scope, who, &capture, &after)?;
         part.status = status::SUCCEEDED.into();
         part.error_code = None;
         part.message = Some("Forwarded".into());

@@ -470,7 +470,10 @@ fn reserve(
                 checked_at: None,
             })
             .execute(conn)?;
+        // The capture's refund amount counts reserved parts (its CHECK keeps amount =
+        // refunded + balance); a failed part gives its amount back when settled.
         let mut after = before.clone();
+        after.refund_amount_cents += amount;
         after.refund_balance_cents -= amount;
         after.updated_at = now;
         settle::write_capture(conn, scope, who, before, &after)?;

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::auth::Auth;
-use crate::db::schema::{authorizations as auth_t, captures as cap_t, orders as ord_t};
+use crate::db::schema::{
+    authorizations as auth_t, captures as cap_t, orders as ord_t, refund_captures as rc_t,
+};
 use crate::db::{DbConnection, MultiBackend};
 use crate::error::{ApiError, Code};
 use crate::journal::{self, Change};
@@ -95,16 +97,22 @@ pub fn refresh_status(
         .filter(auth_t::succeeded.eq(true))
         .select(auth_t::amount_cents)
         .load(conn)?;
-    let captures: Vec<(i64, i64)> = cap_t::table
+    let captured: Vec<i64> = cap_t::table
         .filter(cap_t::order_id.eq(&order.id))
         .filter(cap_t::succeeded.eq(true))
-        .select((cap_t::amount_cents, cap_t::refund_amount_cents))
+        .select(cap_t::amount_cents)
+        .load(conn)?;
+    // Only money given back counts: a capture's refund amount includes reserved parts.
+    let refunded: Vec<i64> = rc_t::table
+        .filter(rc_t::order_id.eq(&order.id))
+        .filter(rc_t::status.eq(super::status::SUCCEEDED))
+        .select(rc_t::amount_cents)
         .load(conn)?;
     let status = payment_status(
         order.total_amount_cents,
         authorized.iter().sum(),
-        captures.iter().map(|(c, _)| c).sum(),
-        captures.iter().map(|(_, r)| r).sum(),
+        captured.iter().sum(),
+        refunded.iter().sum(),
     );
     if status == order.payment_status {
         return Ok(());

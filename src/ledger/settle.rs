@@ -175,15 +175,13 @@ fn settle_refund(
         if part.status != status::PENDING {
             continue;
         }
-        let capture: capture_res::Row = captures::table.find(&part.capture_id).first(conn)?;
-        let mut after = capture.clone();
+        let mut released = false;
         match &s.outcome {
             Outcome::Succeeded { psp_refund_id } => {
                 part.status = status::SUCCEEDED.into();
                 part.gateway_transaction_id = Some(psp_refund_id.clone());
                 part.error_code = None;
                 part.message = Some("Refunded".into());
-                after.refund_amount_cents += part.amount_cents;
                 moved = true;
             }
             Outcome::Failed {
@@ -195,8 +193,7 @@ fn settle_refund(
                 part.gateway_transaction_id = psp_refund_id.clone();
                 part.error_code = Some(code.clone());
                 part.message = Some(message.clone());
-                // Nothing moved: the reserved amount is the capture's again.
-                after.refund_balance_cents += part.amount_cents;
+                released = true;
             }
             Outcome::Pending {
                 psp_refund_id,
@@ -220,6 +217,13 @@ fn settle_refund(
             .execute(conn)?;
         if part.status != status::PENDING {
             done += 1;
+        }
+        if released {
+            // Nothing moved: the reserved amount is the capture's to refund again.
+            let capture: capture_res::Row = captures::table.find(&part.capture_id).first(conn)?;
+            let mut after = capture.clone();
+            after.refund_amount_cents -= part.amount_cents;
+            after.refund_balance_cents += part.amount_cents;
             after.updated_at = now;
             write_capture(conn, &scope, who, &capture, &after)?;
         }
