@@ -827,10 +827,14 @@ async fn both_ways(app: TestApp) {
     );
     let (_, doc) = app.get("/api/refunds/by_key/shared", &tok).await;
     assert_eq!(doc["data"]["id"], id);
+    // Reserved, then settled.
     let (_, doc) = app.get(&format!("/api/refunds/{id}/versions"), &tok).await;
-    assert_eq!(doc["data"].as_array().map(Vec::len), Some(1));
-    let (_, doc) = app.get(&format!("/api/refunds/{id}/events"), &tok).await;
+    assert_eq!(doc["data"].as_array().map(Vec::len), Some(2));
+    let (_, doc) = app
+        .get(&format!("/api/refunds/{id}/events?sort=name"), &tok)
+        .await;
     assert_eq!(doc["data"][0]["attributes"]["name"], "refunds.create");
+    assert_eq!(doc["data"][1]["attributes"]["name"], "refunds.succeed");
     // A key used on one side is taken on the other.
     let body = refund_body(
         "reference_capture",
@@ -873,9 +877,11 @@ async fn both_ways(app: TestApp) {
         .iter()
         .map(|x| x["type"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["insert", "update"]);
+    // Created, settled by its gateway, then patched.
+    assert_eq!(kinds, ["insert", "update", "update"]);
     assert_eq!(v.body[0]["refund"]["attributes"], json!({}));
-    assert_eq!(v.body[1]["refund"]["attributes"], json!({"x": "y"}));
+    assert_eq!(v.body[1]["refund"]["attributes"], json!({}));
+    assert_eq!(v.body[2]["refund"]["attributes"], json!({"x": "y"}));
     let newest = get(
         &app,
         &format!("/flow/acme/refunds/versions?refund_id={id}&sort=-journal_timestamp"),

@@ -57,7 +57,28 @@ async fn refund_create_and_update_are_journaled(app: TestApp) {
     .await;
     let id = created["id"].as_str().unwrap();
 
-    let (status, doc) = app.get(&format!("/api/refunds/{id}/versions"), &tok).await;
+    // Reserved (create), then settled (update) once the gateway answered.
+    let (_, all) = app.get(&format!("/api/refunds/{id}/versions"), &tok).await;
+    assert_eq!(all["meta"]["record_count"], 2);
+    let (_, settled) = app
+        .get(
+            &format!("/api/refunds/{id}/versions?filter[q][event_eq]=update"),
+            &tok,
+        )
+        .await;
+    let changes = &settled["data"][0]["attributes"]["changes"];
+    assert_eq!(changes["status"], json!(["pending", "succeeded"]));
+    assert_eq!(changes["refunded_amount_cents"], json!([0, 2500]));
+    assert_eq!(
+        settled["data"][0]["attributes"]["snapshot"],
+        created["attributes"]
+    );
+    let (status, doc) = app
+        .get(
+            &format!("/api/refunds/{id}/versions?filter[q][event_eq]=create"),
+            &tok,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{doc}");
     assert_eq!(doc["meta"]["record_count"], 1);
     let v = &doc["data"][0]["attributes"];
@@ -68,7 +89,8 @@ async fn refund_create_and_update_are_journaled(app: TestApp) {
     );
     assert_eq!(v["changes"]["amount_cents"], json!([null, 2500]));
     assert_eq!(v["changes"]["reference"], json!([null, "RMA-1"]));
-    assert_eq!(v["snapshot"], created["attributes"]);
+    assert_eq!(v["snapshot"]["status"], "pending");
+    assert_eq!(v["snapshot"]["amount_cents"], 2500);
     assert_eq!(
         v["who"],
         json!({"application": {"id": "app0000001", "kind": "integration"}, "owner": null})
@@ -108,7 +130,11 @@ async fn refund_create_and_update_are_journaled(app: TestApp) {
     );
     assert_eq!(doc["included"][0]["id"], id);
     assert_eq!(doc["included"][0]["type"], "refunds");
-    assert_eq!(event["attributes"]["payload"], created["attributes"]);
+    assert_eq!(event["attributes"]["payload"]["status"], "pending");
+    assert_eq!(
+        event["attributes"]["payload"]["key"],
+        created["attributes"]["key"]
+    );
     assert_json_snapshot!("refund_create_event", scrub(&doc));
     let eid = event["id"].as_str().unwrap();
 
@@ -159,12 +185,13 @@ async fn refund_create_and_update_are_journaled(app: TestApp) {
         .iter()
         .map(|v| v["attributes"]["event"].as_str().unwrap())
         .collect();
-    assert_eq!(events, ["create", "update"]);
+    // Reserved, settled, patched.
+    assert_eq!(events, ["create", "update", "update"]);
     assert_eq!(
-        doc["data"][1]["attributes"]["changes"],
+        doc["data"][2]["attributes"]["changes"],
         json!({"reference": ["RMA-1", "X"]})
     );
-    assert_eq!(doc["data"][1]["attributes"]["snapshot"]["reference"], "X");
+    assert_eq!(doc["data"][2]["attributes"]["snapshot"]["reference"], "X");
     let (_, newest) = app
         .get(
             &format!("/api/refunds/{id}/versions?sort=-created_at&page[size]=1"),
@@ -194,16 +221,16 @@ async fn refund_create_and_update_are_journaled(app: TestApp) {
             .as_array()
             .unwrap()
             .len(),
-        2
+        3
     );
     assert_eq!(
         with["data"]["relationships"]["events"]["data"]
             .as_array()
             .unwrap()
             .len(),
-        2
+        3
     );
-    assert_eq!(with["included"].as_array().unwrap().len(), 4);
+    assert_eq!(with["included"].as_array().unwrap().len(), 6);
 }
 
 async fn journal_collections(app: TestApp) {

@@ -11,6 +11,7 @@ mod errors;
 mod evaluate;
 mod filters;
 mod flow;
+mod gateway_refunds;
 mod hardening;
 mod journal;
 mod localstripe;

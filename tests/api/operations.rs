@@ -196,7 +196,7 @@ async fn metrics_are_exposed(app: TestApp) {
         "refunds_http_requests_total{method=\"POST\",route=\"/api/refunds\",status=\"201\"}",
         "refunds_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/refunds\"",
         "refunds_db_pool_connections{state=\"max\"} 4",
-        "refunds_created_total{outcome=\"declined\"}",
+        "refunds_settled_total{status=\"failed\"}",
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }

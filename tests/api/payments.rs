@@ -1019,7 +1019,10 @@ async fn refund_trigger_on_a_capture_with_an_amount(app: TestApp) {
     let refund_id = refund["id"].as_str().unwrap();
     assert_eq!(
         journal(&app, refund_id),
-        (vec!["create".into()], vec!["refunds.create".into()])
+        (
+            vec!["create".into(), "update".into()],
+            vec!["refunds.create".into(), "refunds.succeed".into()]
+        )
     );
     assert_eq!(
         journal(&app, cap),
