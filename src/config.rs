@@ -22,7 +22,7 @@ pub struct Settings {
     pub pool_timeout_ms: u64,
     pub pool_check_idle_ms: u64,
     pub sqlite_busy_timeout_ms: u64,
-    pub jwt_secret: String,
+    pub jwt_secret: Secret,
     pub jwt_public_key_path: String,
     pub jwt_leeway_seconds: u64,
     pub jwt_cache_size: usize,
@@ -52,13 +52,43 @@ pub struct Settings {
     pub webhook_poll_ms: u64,
     pub default_gateway: String,
     pub gateway_timeout_ms: u64,
-    pub stripe_secret_key: String,
+    pub stripe_secret_key: Secret,
     pub stripe_api_base: String,
-    pub stripe_webhook_secret: String,
+    pub stripe_webhook_secret: Secret,
     pub stripe_webhook_tolerance_seconds: u64,
     pub reconcile_interval_ms: u64,
     pub reconcile_after_ms: u64,
     pub reconcile_batch: u32,
+}
+
+/// A setting that must never be printed: `Debug` shows only whether it is set.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
+}
+
+impl PartialEq<&str> for Secret {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
 }
 
 impl Settings {
@@ -119,5 +149,16 @@ mod tests {
         let s = super::Settings::defaults();
         assert_eq!(s.bind, "127.0.0.1:8080");
         assert_eq!((s.page_size_default, s.page_size_max), (10, 25));
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let mut s = super::Settings::defaults();
+        s.stripe_secret_key = "sk_live_do_not_print".into();
+        s.stripe_webhook_secret = "whsec_do_not_print".into();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("do_not_print"), "{shown}");
+        assert!(!shown.contains(super::DEV_JWT_SECRET), "{shown}");
+        assert!(shown.contains("[redacted]"));
     }
 }

@@ -15,7 +15,7 @@ pub async fn stripe_events(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let secret = state.settings.stripe_webhook_secret.clone();
+    let secret = state.settings.stripe_webhook_secret.to_string();
     if secret.is_empty() {
         return Err(ApiError::new(
             Code::InvalidSignature,
