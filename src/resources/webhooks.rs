@@ -15,6 +15,8 @@ pub const TOPICS: &[&str] = &[
     "refunds.create",
     "refunds.update",
     "refunds.forward",
+    "refunds.succeed",
+    "refunds.fail",
     "captures.create",
     "captures.update",
     "captures.refund",
