@@ -7,6 +7,7 @@ mod attachments;
 mod auth;
 mod concurrency;
 mod connections;
+mod crashes;
 mod errors;
 mod evaluate;
 mod filters;
