@@ -146,7 +146,13 @@ fn forward_parts(
                 Target::Authorization(refund.shown.authorization_id.clone().unwrap_or_default())
             }
             "order" => Target::Order(refund.shown.order_id.clone()),
-            _ => Target::Capture(refund.shown.reference_capture_id.clone().unwrap_or_default()),
+            _ => Target::Capture(
+                refund
+                    .shown
+                    .reference_capture_id
+                    .clone()
+                    .unwrap_or_default(),
+            ),
         };
         let captures = captures_of(conn, &target, &refund.shown.order_id)?;
         let splits = split(&captures, refund.shown.amount_cents)?;

@@ -29,9 +29,9 @@ use crate::auth::{Auth, Scope};
 use crate::db::schema::{captures, orders as orders_t, refund_captures, refunds};
 use crate::db::{counts, DbConnection};
 use crate::error::{ApiError, ApiResult, Code};
+use crate::gateways::Gateways;
 use crate::ids::new_id;
 use crate::journal::{self, Change};
-use crate::gateways::Gateways;
 use crate::resources::{
     captures as capture_res, refund_captures as part_res, refunds as refund_res,
 };

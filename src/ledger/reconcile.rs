@@ -87,7 +87,11 @@ pub fn claim(conn: &mut DbConnection, cfg: &Config) -> ApiResult<Vec<String>> {
 }
 
 /// One pass: what was looked up, as `(part id, status after the pass)`.
-pub fn run_once(pool: &Pool, gateways: &Gateways, cfg: &Config) -> ApiResult<Vec<(String, String)>> {
+pub fn run_once(
+    pool: &Pool,
+    gateways: &Gateways,
+    cfg: &Config,
+) -> ApiResult<Vec<(String, String)>> {
     let due = {
         let mut conn = pool.get()?;
         let ids = claim(&mut conn, cfg)?;

@@ -136,10 +136,12 @@ pub fn create(conn: &mut DbConnection, form: &Form) -> ApiResult<Saved> {
         metadata: a.object("metadata")?,
         request_hash: digest(input),
     };
-    Ok(match super::create(conn, form.auth, form.gateways, form.reserved, new)? {
-        Outcome::Created(id) => Saved::Created(id),
-        Outcome::Replayed(id) => Saved::Existing(id),
-    })
+    Ok(
+        match super::create(conn, form.auth, form.gateways, form.reserved, new)? {
+            Outcome::Created(id) => Saved::Created(id),
+            Outcome::Replayed(id) => Saved::Existing(id),
+        },
+    )
 }
 
 /// `PATCH /api/refunds/{id}`.

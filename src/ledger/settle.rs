@@ -229,7 +229,10 @@ fn settle_refund(
         }
     }
     let after = derived(&refund, &parts, now);
-    let (b, a) = (refund_res::view(refund.clone()), refund_res::view(after.clone()));
+    let (b, a) = (
+        refund_res::view(refund.clone()),
+        refund_res::view(after.clone()),
+    );
     if journal::changes(Some(&b.attributes), &a.attributes).is_empty() {
         return Ok(done);
     }

@@ -35,7 +35,10 @@ fn gateway_name(form: &Form, asked: Option<String>) -> ApiResult<String> {
     if !crate::gateways::NAMES.contains(&name.as_str()) {
         return Err(validation(
             "/data/attributes/gateway",
-            format!("`gateway` must be one of {}", crate::gateways::NAMES.join(", ")),
+            format!(
+                "`gateway` must be one of {}",
+                crate::gateways::NAMES.join(", ")
+            ),
         ));
     }
     if form.gateways.get(&name).is_none() {
