@@ -508,15 +508,22 @@ async fn concurrent_refunds_never_over_refund(backend: Backend) {
 
 /// A PSP that answers every request with a 500.
 fn failing_psp() -> String {
+    psp_answering(
+        "500 Internal Server Error",
+        r#"{"error":{"type":"api_error","message":"Something went wrong"}}"#,
+    )
+}
+
+/// A PSP that answers every request with `status` and the JSON `body`.
+fn psp_answering(status: &'static str, body: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
             read_request(&mut stream);
-            let body = r#"{"error":{"type":"api_error","message":"Something went wrong"}}"#;
             let _ = write!(
                 stream,
-                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n\
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n\
                  Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
@@ -621,11 +628,6 @@ async fn pending_refund(backend: Backend, ls: &LocalStripe, base: &str, number: 
     let parts = parts(&doc);
     assert_eq!(parts.len(), 1, "{doc}");
     assert_eq!(parts[0]["attributes"]["status"], "pending", "{doc}");
-    assert_eq!(
-        parts[0]["attributes"]["gateway_transaction_id"],
-        Value::Null,
-        "{doc}"
-    );
     // Reserved: the balance is taken at once, the order's status waits for the PSP.
     assert_eq!(balances(&app, &p.captures[0]).await, (2000, 3000));
     assert_eq!(
@@ -650,6 +652,10 @@ async fn broken_psp_then_reconciled(backend: Backend, base: String) {
     // A replay neither calls the PSP nor reserves again.
     let doc = replay(&p, "S-401").await;
     assert_eq!(doc["data"]["attributes"]["status"], "pending", "{doc}");
+    assert_eq!(
+        parts(&doc)[0]["attributes"]["gateway_transaction_id"],
+        Value::Null
+    );
     assert_eq!(balances(app, &p.capture).await, (2000, 3000));
 
     // Still broken: the reconciler leaves it pending.
@@ -997,6 +1003,40 @@ async fn notification_of_a_failed_refund(backend: Backend) {
     assert!(events.contains(&"refunds.fail".to_owned()), "{events:?}");
 }
 
+/// Stripe answers that the refund is `pending`: its id is recorded on the part, and a
+/// later notification naming only that id (no metadata) settles it.
+async fn notification_found_by_the_psp_refund_id(backend: Backend) {
+    let ls = LocalStripe::start();
+    let base = psp_answering(
+        "200 OK",
+        r#"{"id":"re_pendingAtPsp1","object":"refund","status":"pending","metadata":{}}"#,
+    );
+    let p = pending_refund(backend, &ls, &base, "S-603").await;
+    let doc = refund_now(&p.app, &p.refund).await;
+    assert_eq!(
+        parts(&doc)[0]["attributes"]["gateway_transaction_id"],
+        "re_pendingAtPsp1",
+        "{doc}"
+    );
+    let object = json!({"id": "re_pendingAtPsp1", "object": "refund", "status": "succeeded",
+                        "amount": 2000, "metadata": {}});
+    let body = event("charge.refund.updated", &object);
+    let (status, answer) = notify(
+        &p.app,
+        &body,
+        Some(&sign(WEBHOOK_SECRET, now_unix(), &body)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["settled"], true, "{answer}");
+    let doc = refund_now(&p.app, &p.refund).await;
+    assert_succeeded(&doc, 2000);
+    assert_eq!(
+        parts(&doc)[0]["attributes"]["gateway_transaction_id"],
+        "re_pendingAtPsp1"
+    );
+}
+
 /// Without a webhook secret nothing is accepted, however it is signed.
 async fn notifications_need_a_secret(backend: Backend) {
     let ls = LocalStripe::start();
@@ -1074,6 +1114,7 @@ on_both!(
     psp_refusal_of_one_part_of_two,
     notifications_settle_pending_parts,
     notification_of_a_failed_refund,
+    notification_found_by_the_psp_refund_id,
     notifications_need_a_secret,
     succeeded_stripe_refund_document,
 );
