@@ -26,6 +26,7 @@ mod registry;
 mod relationships;
 mod resources;
 mod stripe_gateway;
+mod stripe_refunds;
 mod webhook_delivery;
 mod webhook_processes;
 mod webhooks;
