@@ -83,7 +83,9 @@ pub fn execute(
     deadline: Instant,
 ) -> ApiResult<()> {
     let due = {
-        let mut conn = pool.get()?;
+        // Within the request's deadline: parts not read in time are the reconciler's.
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let mut conn = pool.get_timeout(wait)?;
         let ids = pending_parts(&mut conn, refund_ids)?;
         due(&mut conn, &ids)?
     };
@@ -175,6 +177,21 @@ fn settle_refund(
         if part.status != status::PENDING {
             continue;
         }
+        // A failure of another PSP refund than the one this part is known by (a second
+        // attempt at a PSP that ignored the idempotency key) says nothing about this part.
+        if let Outcome::Failed {
+            psp_refund_id: Some(failed),
+            ..
+        } = &s.outcome
+        {
+            if part
+                .gateway_transaction_id
+                .as_ref()
+                .is_some_and(|known| known != failed)
+            {
+                continue;
+            }
+        }
         let mut released = false;
         match &s.outcome {
             Outcome::Succeeded { psp_refund_id } => {
@@ -190,7 +207,9 @@ fn settle_refund(
                 message,
             } => {
                 part.status = status::FAILED.into();
-                part.gateway_transaction_id = psp_refund_id.clone();
+                if psp_refund_id.is_some() {
+                    part.gateway_transaction_id = psp_refund_id.clone();
+                }
                 part.error_code = Some(code.clone());
                 part.message = Some(message.clone());
                 released = true;
@@ -348,7 +367,8 @@ pub(crate) fn write_capture(
 }
 
 /// Settles the part a PSP's notification is about: found by our id (the PSP refund's
-/// metadata) or by the PSP's refund id. `false` when no such part is known.
+/// metadata) or by the PSP's refund id. `true` when it changed a pending part; `false` for
+/// unknown parts and parts settled already (the first answer recorded stands).
 pub fn notified(
     conn: &mut DbConnection,
     gateway: &str,
@@ -380,6 +400,17 @@ pub fn notified(
         "application": { "id": null, "kind": format!("{gateway}_notification") },
         "owner": null,
     });
-    settle(conn, &[Settlement { part_id, outcome }], &who)?;
-    Ok(true)
+    let pending = matches!(outcome, Outcome::Pending { .. });
+    let settled = settle(
+        conn,
+        &[Settlement {
+            part_id: part_id.clone(),
+            outcome,
+        }],
+        &who,
+    )?;
+    if settled == 0 && !pending {
+        tracing::warn!(part = %part_id, "PSP notification about a part settled already: ignored");
+    }
+    Ok(settled > 0)
 }

@@ -57,7 +57,7 @@ impl Drill {
         let (url, key) = (ls.url(), ls.secret_key());
         let app = TestApp::with(backend, |s| {
             s.stripe_api_base = url;
-            s.stripe_secret_key = key;
+            s.stripe_secret_key = key.into();
         })
         .await;
         Self {

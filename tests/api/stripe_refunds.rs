@@ -54,7 +54,7 @@ macro_rules! on_both {
 
 /// Points `settings` at Stripe at `base` with the emulator's key.
 fn stripe_settings(settings: &mut Settings, ls: &LocalStripe, base: &str) {
-    settings.stripe_secret_key = ls.secret_key();
+    settings.stripe_secret_key = ls.secret_key().into();
     settings.stripe_api_base = base.to_owned();
     settings.stripe_webhook_secret = WEBHOOK_SECRET.into();
 }
@@ -1042,7 +1042,7 @@ async fn notifications_need_a_secret(backend: Backend) {
     let ls = LocalStripe::start();
     let app = TestApp::with(backend, |s| {
         stripe_settings(s, &ls, &ls.url());
-        s.stripe_webhook_secret = String::new();
+        s.stripe_webhook_secret = String::new().into();
     })
     .await;
     let body = event(
