@@ -23,5 +23,6 @@ pub mod seed;
 pub mod server;
 pub mod telemetry;
 pub mod webhooks;
+pub mod worker;
 
 pub use http::{app, AppState};

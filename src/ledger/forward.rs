@@ -86,22 +86,7 @@ pub fn update(conn: &mut DbConnection, auth: &Auth, id: &str, patch: RefundPatch
         }
         after.shown.updated_at = now;
         a = refund_res::view(after.clone());
-        let s = &after.shown;
-        diesel::update(refunds::table.find(id))
-            .set((
-                refunds::reference.eq(&s.reference),
-                refunds::reference_origin.eq(&s.reference_origin),
-                refunds::metadata.eq(&s.metadata),
-                refunds::status.eq(&s.status),
-                refunds::refunded_amount_cents.eq(s.refunded_amount_cents),
-                refunds::succeeded.eq(s.succeeded),
-                refunds::message.eq(&s.message),
-                refunds::error_code.eq(&s.error_code),
-                refunds::error_detail.eq(&s.error_detail),
-                refunds::gateway_transaction_id.eq(&s.gateway_transaction_id),
-                refunds::updated_at.eq(s.updated_at),
-            ))
-            .execute(conn)?;
+        settle::write_refund(conn, &after)?;
         journal::record(
             conn,
             scope,

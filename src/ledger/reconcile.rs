@@ -3,9 +3,8 @@
 //! take the same part), looked up at their gateway, called again only if the PSP made no
 //! refund for them, and settled. The lease is committed before any PSP call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::prelude::*;
 use serde_json::{json, Value};
@@ -17,6 +16,7 @@ use crate::db::schema::refund_captures;
 use crate::db::{DbConnection, Pool};
 use crate::error::{ApiError, ApiResult};
 use crate::gateways::{Gateways, Outcome};
+use crate::worker::Worker;
 
 /// How the reconciler runs.
 #[derive(Debug, Clone)]
@@ -139,49 +139,21 @@ pub fn run_once(
     Ok(report)
 }
 
-/// The reconciler thread of `refunds serve`.
-pub struct Handle {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Handle {
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Starts the reconciler: a pass at start-up, then one every `interval`.
-pub fn spawn(pool: Pool, gateways: Arc<Gateways>, cfg: Config) -> Result<Handle, String> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("reconciler".into())
-        .spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                match run_once(&pool, &gateways, &cfg) {
-                    Ok(done) if !done.is_empty() => {
-                        tracing::info!(parts = done.len(), "reconciled refund parts");
-                        // A full batch may have left more behind.
-                        if done.len() as i64 >= cfg.batch {
-                            continue;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "reconciliation pass failed"),
-                }
-                let until = Instant::now() + cfg.interval;
-                while !flag.load(Ordering::SeqCst) && Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(50).min(cfg.interval));
-                }
+/// Starts the reconciler of `refunds serve`: a pass at start-up, then one every `interval`.
+pub fn spawn(pool: Pool, gateways: Arc<Gateways>, cfg: Config) -> Result<Worker, String> {
+    let pause = cfg.interval;
+    Worker::spawn("reconciler", pause, move || {
+        match run_once(&pool, &gateways, &cfg) {
+            Ok(done) if !done.is_empty() => {
+                tracing::info!(parts = done.len(), "reconciled refund parts");
+                // A full batch may have left more behind.
+                done.len() as i64 >= cfg.batch
             }
-        })
-        .map_err(|e| format!("cannot start the reconciler: {e}"))?;
-    Ok(Handle {
-        stop,
-        thread: Some(thread),
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "reconciliation pass failed");
+                false
+            }
+        }
     })
 }

@@ -255,19 +255,8 @@ fn settle_refund(
     if journal::changes(Some(&b.attributes), &a.attributes).is_empty() {
         return Ok(done);
     }
+    write_refund(conn, &after)?;
     let s = &after.shown;
-    diesel::update(refunds::table.find(refund_id))
-        .set((
-            refunds::status.eq(&s.status),
-            refunds::refunded_amount_cents.eq(s.refunded_amount_cents),
-            refunds::succeeded.eq(s.succeeded),
-            refunds::message.eq(&s.message),
-            refunds::error_code.eq(&s.error_code),
-            refunds::error_detail.eq(&s.error_detail),
-            refunds::gateway_transaction_id.eq(&s.gateway_transaction_id),
-            refunds::updated_at.eq(now),
-        ))
-        .execute(conn)?;
     let name = match s.status.as_str() {
         status::SUCCEEDED | status::PARTIALLY_SUCCEEDED => "refunds.succeed",
         status::FAILED => "refunds.fail",
@@ -329,6 +318,27 @@ pub(crate) fn derived(
         .and_then(|p| p.gateway_transaction_id.clone());
     s.updated_at = now;
     after
+}
+
+/// Writes what a refund's update may change: its details and what its parts made of it.
+pub(crate) fn write_refund(conn: &mut DbConnection, after: &refund_res::Row) -> QueryResult<()> {
+    let s = &after.shown;
+    diesel::update(refunds::table.find(&s.id))
+        .set((
+            refunds::reference.eq(&s.reference),
+            refunds::reference_origin.eq(&s.reference_origin),
+            refunds::metadata.eq(&s.metadata),
+            refunds::status.eq(&s.status),
+            refunds::refunded_amount_cents.eq(s.refunded_amount_cents),
+            refunds::succeeded.eq(s.succeeded),
+            refunds::message.eq(&s.message),
+            refunds::error_code.eq(&s.error_code),
+            refunds::error_detail.eq(&s.error_detail),
+            refunds::gateway_transaction_id.eq(&s.gateway_transaction_id),
+            refunds::updated_at.eq(s.updated_at),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Writes a capture's new balances and journals the change (`captures.refund`).

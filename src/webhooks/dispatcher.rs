@@ -12,8 +12,6 @@
 //! a webhook receives its events in order.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -29,6 +27,7 @@ use crate::db::{counts, Backend, DbConnection, Pool};
 use crate::error::{ApiError, ApiResult};
 use crate::jsonapi::document::Renderer;
 use crate::resources::webhooks::Row as Webhook;
+use crate::worker::Worker;
 
 use super::signing::sign;
 
@@ -512,42 +511,18 @@ fn deliver(pool: &Pool, agent: &ureq::Agent, cfg: &Config, delivery: &Delivery) 
     Ok(true)
 }
 
-/// The running dispatcher thread; stopping it lets its current round finish.
-pub struct Handle {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Handle {
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Starts the dispatcher on its own thread.
-pub fn spawn(pool: Pool, cfg: Config) -> Result<Handle, String> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("webhooks".into())
-        .spawn(move || {
-            let agent = agent(&cfg);
-            while !flag.load(Ordering::SeqCst) {
-                match run_once(&pool, &agent, &cfg) {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "webhook dispatch round failed"),
-                }
-                std::thread::sleep(cfg.poll);
+pub fn spawn(pool: Pool, cfg: Config) -> Result<Worker, String> {
+    let agent = agent(&cfg);
+    let pause = cfg.poll;
+    Worker::spawn("webhooks", pause, move || {
+        match run_once(&pool, &agent, &cfg) {
+            Ok(n) => n > 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook dispatch round failed");
+                false
             }
-        })
-        .map_err(|e| format!("cannot start the webhook dispatcher: {e}"))?;
-    Ok(Handle {
-        stop,
-        thread: Some(thread),
+        }
     })
 }
 
