@@ -230,6 +230,25 @@ impl Drill {
         (order, authorization, captures)
     }
 
+    /// The refund `succeeded` with `amount` refunded, its parts as the PSP holds them and
+    /// the balances counting them (`assert_one_psp_refund_per_part`, `assert_balances`);
+    /// its parts.
+    async fn assert_settled(
+        &self,
+        refund: &Value,
+        amount: i64,
+        order: &str,
+        captures: &[(String, String)],
+    ) -> Vec<Part> {
+        assert_eq!(refund["attributes"]["status"], "succeeded", "{refund}");
+        assert_eq!(refund["attributes"]["refunded_amount_cents"], amount);
+        let id = refund["id"].as_str().expect("id");
+        let parts = self.parts(id).await;
+        self.assert_one_psp_refund_per_part(&parts, captures);
+        self.assert_balances(order, &parts, captures).await;
+        parts
+    }
+
     /// Each capture's refunded amount and balance count its parts, and the order is
     /// `partially_refunded` (every drill refunds less than was captured).
     async fn assert_balances(&self, order: &str, parts: &[Part], captures: &[(String, String)]) {
@@ -286,6 +305,15 @@ impl Drill {
             .await;
         assert_eq!(status, StatusCode::OK, "the reserved refund: {doc}");
         doc["data"].clone()
+    }
+
+    /// Crashes a process armed with `failpoint` with the refund (see `crash`): the reserved
+    /// refund's id and the refund, checked `pending`.
+    async fn crash_pending(&self, failpoint: &str, body: &Value) -> (String, Value) {
+        let refund = self.crash(self.serve_crashing_at(failpoint), body).await;
+        let id = refund["id"].as_str().expect("id").to_owned();
+        assert_eq!(refund["attributes"]["status"], "pending", "{refund}");
+        (id, refund)
     }
 
     async fn refund(&self, id: &str) -> Value {
@@ -403,6 +431,11 @@ fn refund_by(rel: &str, type_name: &str, id: &str, amount: i64, key: &str) -> Va
     )
 }
 
+/// `refund_by` from one capture.
+fn capture_refund(capture: &str, amount: i64, key: &str) -> Value {
+    refund_by("reference_capture", "captures", capture, amount, key)
+}
+
 /// Aborted after the reserve committed, before any PSP call: the refund is `pending`, its
 /// amount reserved, nothing refunded at the PSP. A restarted process's reconciler refunds
 /// it once; a replay of its key afterwards makes no second refund.
@@ -410,19 +443,9 @@ async fn aborted_after_reserve(backend: Backend) {
     let d = Drill::new(backend).await;
     let (order, _, captures) = d.payments("9101", &[2500]).await;
     let (capture, charge) = &captures[0];
-    let body = refund_by(
-        "reference_capture",
-        "captures",
-        capture,
-        1500,
-        "drill-reserve",
-    );
+    let body = capture_refund(capture, 1500, "drill-reserve");
 
-    let refund = d
-        .crash(d.serve_crashing_at("refund-after-reserve"), &body)
-        .await;
-    let id = refund["id"].as_str().expect("id").to_owned();
-    assert_eq!(refund["attributes"]["status"], "pending", "{refund}");
+    let (id, refund) = d.crash_pending("refund-after-reserve", &body).await;
     assert_eq!(refund["attributes"]["refunded_amount_cents"], 0, "{refund}");
     let parts = d.parts(&id).await;
     assert_eq!(parts.len(), 1, "{parts:?}");
@@ -438,11 +461,7 @@ async fn aborted_after_reserve(backend: Backend) {
 
     let server = d.serve_reconciling();
     let refund = d.settled(&id).await;
-    assert_eq!(refund["attributes"]["status"], "succeeded", "{refund}");
-    assert_eq!(refund["attributes"]["refunded_amount_cents"], 1500);
-    let parts = d.parts(&id).await;
-    d.assert_one_psp_refund_per_part(&parts, &captures);
-    d.assert_balances(&order, &parts, &captures).await;
+    d.assert_settled(&refund, 1500, &order, &captures).await;
 
     // The client retries the request that never got an answer: the same refund, no new one.
     let (status, doc) =
@@ -461,19 +480,9 @@ async fn aborted_before_settle(backend: Backend) {
     let d = Drill::new(backend).await;
     let (order, _, captures) = d.payments("9102", &[2500]).await;
     let (capture, charge) = &captures[0];
-    let body = refund_by(
-        "reference_capture",
-        "captures",
-        capture,
-        1200,
-        "drill-settle",
-    );
+    let body = capture_refund(capture, 1200, "drill-settle");
 
-    let refund = d
-        .crash(d.serve_crashing_at("refund-before-settle"), &body)
-        .await;
-    let id = refund["id"].as_str().expect("id").to_owned();
-    assert_eq!(refund["attributes"]["status"], "pending", "{refund}");
+    let (id, _) = d.crash_pending("refund-before-settle", &body).await;
     let parts = d.parts(&id).await;
     assert_eq!(parts.len(), 1, "{parts:?}");
     assert_eq!(parts[0].status, "pending");
@@ -492,17 +501,14 @@ async fn aborted_before_settle(backend: Backend) {
         "{out}"
     );
     assert!(out.contains("reconciled 1 part(s)"), "{out}");
-    let refund = d.refund(&id).await;
-    assert_eq!(refund["attributes"]["status"], "succeeded", "{refund}");
-    assert_eq!(refund["attributes"]["refunded_amount_cents"], 1200);
-    let parts = d.parts(&id).await;
+    let parts = d
+        .assert_settled(&d.refund(&id).await, 1200, &order, &captures)
+        .await;
     assert_eq!(
         parts[0].gateway_transaction_id.as_deref(),
         made[0]["id"].as_str(),
         "settled with the refund the crashed process made"
     );
-    d.assert_one_psp_refund_per_part(&parts, &captures);
-    d.assert_balances(&order, &parts, &captures).await;
 
     // Nothing is left for another pass.
     let (_, out) = d.reconcile_once();
@@ -524,11 +530,7 @@ async fn split_aborted_before_settle(backend: Backend) {
         "drill-split",
     );
 
-    let refund = d
-        .crash(d.serve_crashing_at("refund-before-settle"), &body)
-        .await;
-    let id = refund["id"].as_str().expect("id").to_owned();
-    assert_eq!(refund["attributes"]["status"], "pending", "{refund}");
+    let (id, _) = d.crash_pending("refund-before-settle", &body).await;
     let parts = d.parts(&id).await;
     assert_eq!(parts.len(), 2, "one part per capture: {parts:?}");
     assert!(parts.iter().all(|p| p.status == "pending"), "{parts:?}");
@@ -547,11 +549,7 @@ async fn split_aborted_before_settle(backend: Backend) {
     let server = d.serve_reconciling();
     let refund = d.settled(&id).await;
     drop(server);
-    assert_eq!(refund["attributes"]["status"], "succeeded", "{refund}");
-    assert_eq!(refund["attributes"]["refunded_amount_cents"], 4000);
-    let parts = d.parts(&id).await;
-    d.assert_one_psp_refund_per_part(&parts, &captures);
-    d.assert_balances(&order, &parts, &captures).await;
+    d.assert_settled(&refund, 4000, &order, &captures).await;
 }
 
 macro_rules! drills {

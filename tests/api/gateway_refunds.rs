@@ -17,6 +17,11 @@ async fn attributes(app: &TestApp, uri: &str) -> Value {
     doc["data"]["attributes"].clone()
 }
 
+/// The order's `payment_status`.
+async fn payment_status(app: &TestApp, order: &str) -> Value {
+    attributes(app, &format!("/api/orders/{order}")).await["payment_status"].clone()
+}
+
 async fn parts(app: &TestApp, refund: &str) -> Vec<Value> {
     app.all(
         &format!("/api/refunds/{refund}/refund_captures"),
@@ -46,6 +51,25 @@ async fn refund(app: &TestApp, rel: &str, ty: &str, id: &str, amount: i64) -> (S
     app.post("/api/refunds", &token("acme"), &body).await
 }
 
+/// A refund that is `201 Created`: its id and document.
+async fn created_refund(
+    app: &TestApp,
+    rel: &str,
+    ty: &str,
+    id: &str,
+    amount: i64,
+) -> (String, Value) {
+    let (status, doc) = refund(app, rel, ty, id, amount).await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    let id = doc["data"]["id"].as_str().unwrap().to_owned();
+    (id, doc)
+}
+
+/// `created_refund` of `amount` from one capture.
+async fn created_capture_refund(app: &TestApp, capture: &str, amount: i64) -> (String, Value) {
+    created_refund(app, "reference_capture", "captures", capture, amount).await
+}
+
 /// A reconciliation pass that takes every pending part, however young.
 fn reconcile_now(app: &TestApp) -> Vec<(String, String)> {
     // `claim` takes parts created strictly before now less `after`.
@@ -59,16 +83,7 @@ fn reconcile_now(app: &TestApp) -> Vec<(String, String)> {
 
 async fn pending_parts_settle_at_reconciliation(app: TestApp) {
     let p = app.payments("acme", "2001", "EUR", &[5000]);
-    let (status, doc) = refund(
-        &app,
-        "reference_capture",
-        "captures",
-        &p.capture_ids[0],
-        1014,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{doc}");
-    let id = doc["data"]["id"].as_str().unwrap().to_owned();
+    let (id, doc) = created_capture_refund(&app, &p.capture_ids[0], 1014).await;
     let a = &doc["data"]["attributes"];
     assert_eq!(
         (&a["status"], &a["succeeded"], &a["refunded_amount_cents"]),
@@ -91,8 +106,7 @@ async fn pending_parts_settle_at_reconciliation(app: TestApp) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(doc["errors"][0]["code"], "INSUFFICIENT_FUNDS");
     // Nothing is refunded yet as far as the order is concerned.
-    let order = attributes(&app, &format!("/api/orders/{}", p.order_id)).await;
-    assert_eq!(order["payment_status"], "paid");
+    assert_eq!(payment_status(&app, &p.order_id).await, "paid");
 
     // A pass with the default delay leaves the young part alone.
     let cfg = Config::from_settings(&app.state.settings);
@@ -116,24 +130,17 @@ async fn pending_parts_settle_at_reconciliation(app: TestApp) {
         event_names(&app, &id).await,
         vec!["refunds.create", "refunds.succeed"]
     );
-    let order = attributes(&app, &format!("/api/orders/{}", p.order_id)).await;
-    assert_eq!(order["payment_status"], "partially_refunded");
+    assert_eq!(
+        payment_status(&app, &p.order_id).await,
+        "partially_refunded"
+    );
     // Settled parts are not taken again.
     assert!(reconcile_now(&app).is_empty());
 }
 
 async fn a_declined_part_gives_its_amount_back(app: TestApp) {
     let p = app.payments("acme", "2002", "EUR", &[5000]);
-    let (status, doc) = refund(
-        &app,
-        "reference_capture",
-        "captures",
-        &p.capture_ids[0],
-        1013,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{doc}");
-    let id = doc["data"]["id"].as_str().unwrap().to_owned();
+    let (id, doc) = created_capture_refund(&app, &p.capture_ids[0], 1013).await;
     let a = &doc["data"]["attributes"];
     assert_eq!(
         (&a["status"], &a["error_code"]),
@@ -158,7 +165,7 @@ async fn a_declined_part_gives_its_amount_back(app: TestApp) {
 async fn some_parts_succeed(app: TestApp) {
     // 2013 by authorization: 1013 from the older capture (declined), 1000 from the newer.
     let p = app.payments("acme", "2003", "EUR", &[1013, 3000]);
-    let (status, doc) = refund(
+    let (id, doc) = created_refund(
         &app,
         "authorization",
         "authorizations",
@@ -166,8 +173,6 @@ async fn some_parts_succeed(app: TestApp) {
         2013,
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{doc}");
-    let id = doc["data"]["id"].as_str().unwrap().to_owned();
     let a = &doc["data"]["attributes"];
     assert_eq!(
         (
@@ -242,8 +247,7 @@ async fn forwarding_settles_pending_and_failed_parts(app: TestApp) {
         let cap = attributes(&app, &format!("/api/captures/{id}")).await;
         assert_eq!(cap["refund_balance_cents"], 0, "{cap}");
     }
-    let order = attributes(&app, &format!("/api/orders/{}", p.order_id)).await;
-    assert_eq!(order["payment_status"], "refunded");
+    assert_eq!(payment_status(&app, &p.order_id).await, "refunded");
     // The reconciler finds nothing left to do.
     assert!(reconcile_now(&app).is_empty());
 }

@@ -236,34 +236,44 @@ impl LocalStripe {
 
     /// A captured charge of `amount` minor units; its `ch_…` id.
     pub fn charge(&self, amount: i64, currency: &str) -> String {
-        let card = self.card();
-        let charge = self.post(
-            "/v1/charges",
-            &[
-                ("amount", &amount.to_string()),
-                ("currency", currency),
-                ("source", &card),
-            ],
-        );
-        assert_eq!(charge["status"], "succeeded", "{charge}");
+        let charge = self.paid("/v1/charges", amount, currency, "source", &[]);
         assert_eq!(charge["captured"], true, "{charge}");
         id(&charge)
     }
 
     /// A confirmed and captured PaymentIntent of `amount` minor units; its `pi_…` id.
     pub fn payment_intent(&self, amount: i64, currency: &str) -> String {
-        let card = self.card();
-        let intent = self.post(
+        let intent = self.paid(
             "/v1/payment_intents",
-            &[
-                ("amount", &amount.to_string()),
-                ("currency", currency),
-                ("payment_method", &card),
-                ("confirm", "true"),
-            ],
+            amount,
+            currency,
+            "payment_method",
+            &[("confirm", "true")],
         );
-        assert_eq!(intent["status"], "succeeded", "{intent}");
         id(&intent)
+    }
+
+    /// Posts a payment of `amount` to `path` with a test card as `card_field` (and `extra`);
+    /// the object, checked `succeeded`.
+    fn paid(
+        &self,
+        path: &str,
+        amount: i64,
+        currency: &str,
+        card_field: &str,
+        extra: &[(&str, &str)],
+    ) -> Value {
+        let card = self.card();
+        let amount = amount.to_string();
+        let mut form = vec![
+            ("amount", amount.as_str()),
+            ("currency", currency),
+            (card_field, card.as_str()),
+        ];
+        form.extend_from_slice(extra);
+        let paid = self.post(path, &form);
+        assert_eq!(paid["status"], "succeeded", "{paid}");
+        paid
     }
 
     /// The charge a PaymentIntent made.

@@ -5,6 +5,7 @@ mod common;
 
 mod attachments;
 mod auth;
+mod broken_psp;
 mod concurrency;
 mod connections;
 mod crashes;

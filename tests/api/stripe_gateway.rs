@@ -1,13 +1,12 @@
 //! The `stripe` gateway against a real emulator (localstripe), and against broken PSPs: one
 //! answering 500, one that never answers and a port with nothing listening.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use refunds::gateways::stripe::Stripe;
 use refunds::gateways::{Gateway, Outcome, Part};
 
+use crate::broken_psp::{closed_port, failing_psp, silent_psp};
 use crate::localstripe::LocalStripe;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -157,71 +156,6 @@ fn stripe_fails_a_refund_it_refuses() {
         g.refund(&part("rc_1", "py_1", 100), TIMEOUT),
         Outcome::Failed { code, .. } if code == "invalid_payment_id"
     ));
-}
-
-/// Reads one request (headers and a `Content-Length` body) from `stream`.
-fn read_request(stream: &mut TcpStream) {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).unwrap_or(0);
-        if n == 0 {
-            return;
-        }
-        seen.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&seen);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if seen.len() >= end + 4 + length {
-                return;
-            }
-        }
-    }
-}
-
-/// A PSP that answers every request with a 500.
-fn failing_psp() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            read_request(&mut stream);
-            let body = r#"{"error":{"type":"api_error","message":"Something went wrong"}}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n\
-                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
-}
-
-/// A PSP that takes connections and never answers.
-fn silent_psp() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    url
-}
-
-/// A port with nothing listening.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    format!("http://{}", listener.local_addr().expect("addr"))
 }
 
 #[test]

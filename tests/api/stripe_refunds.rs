@@ -10,8 +10,6 @@
 //! - A refund left `pending` counts against the capture's balance but not yet in the
 //!   order's `payment_status`.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
@@ -25,6 +23,7 @@ use refunds::ledger::reconcile::{self, Config};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use crate::broken_psp::{closed_port, failing_psp, psp_answering, silent_psp};
 use crate::common::{redact, refund_body, token, Backend, TestApp};
 use crate::localstripe::LocalStripe;
 
@@ -83,13 +82,22 @@ fn gateways_at(app: &TestApp, ls: &LocalStripe) -> Gateways {
 
 /// One reconciliation pass taking every pending part (none is too young).
 async fn reconcile(app: &TestApp, gateways: &Gateways) -> Vec<(String, String)> {
+    reconcile_within(app, gateways, Duration::from_secs(10)).await
+}
+
+/// One reconciliation pass taking every pending part, each PSP call within `timeout`.
+async fn reconcile_within(
+    app: &TestApp,
+    gateways: &Gateways,
+    timeout: Duration,
+) -> Vec<(String, String)> {
     // `claim` takes parts created strictly before now (milliseconds).
     actix_web::rt::time::sleep(Duration::from_millis(5)).await;
     let cfg = Config {
         interval: Duration::from_secs(60),
         after: Duration::ZERO,
         batch: 100,
-        timeout: Duration::from_secs(10),
+        timeout,
     };
     reconcile::run_once(&app.state.pool, gateways, &cfg).expect("reconciliation")
 }
@@ -174,12 +182,12 @@ async fn refund(
 
 /// The refund as it stands now, with its parts.
 async fn refund_now(app: &TestApp, id: &str) -> Value {
-    let (status, doc) = app
-        .get(
-            &format!("/api/refunds/{id}?include=refund_captures"),
-            &token("acme"),
-        )
-        .await;
+    get_ok(app, &format!("/api/refunds/{id}?include=refund_captures")).await
+}
+
+/// `GET uri`, checked `200`; the document.
+async fn get_ok(app: &TestApp, uri: &str) -> Value {
+    let (status, doc) = app.get(uri, &token("acme")).await;
     assert_eq!(status, StatusCode::OK, "{doc}");
     doc
 }
@@ -198,11 +206,7 @@ fn parts(doc: &Value) -> Vec<Value> {
 }
 
 async fn attributes(app: &TestApp, type_name: &str, id: &str) -> Value {
-    let (status, doc) = app
-        .get(&format!("/api/{type_name}/{id}"), &token("acme"))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{doc}");
-    doc["data"]["attributes"].clone()
+    get_ok(app, &format!("/api/{type_name}/{id}")).await["data"]["attributes"].clone()
 }
 
 /// `(refund_amount_cents, refund_balance_cents)` of a capture.
@@ -281,24 +285,62 @@ fn assert_succeeded(doc: &Value, amount: i64) {
     assert_eq!(a["refunded_amount_cents"], amount, "{doc}");
 }
 
+/// A refund document with nothing refunded (yet), in `status`.
+fn assert_nothing_refunded(doc: &Value, status: &str) {
+    let a = &doc["data"]["attributes"];
+    assert_eq!(a["status"], status, "{doc}");
+    assert_eq!(a["succeeded"], false, "{doc}");
+    assert_eq!(a["refunded_amount_cents"], 0, "{doc}");
+}
+
+/// The refund's events include `name`.
+async fn assert_event(app: &TestApp, refund: &str, name: &str) {
+    let events = event_names(app, refund).await;
+    assert!(events.contains(&name.to_owned()), "{events:?}");
+}
+
+/// The order's `payment_status`.
+async fn payment_status(app: &TestApp, order: &str) -> Value {
+    attributes(app, "orders", order).await["payment_status"].clone()
+}
+
+/// `refund` against one capture.
+async fn refund_capture(app: &TestApp, capture: &str, attrs: Value) -> (StatusCode, Value) {
+    refund(app, "reference_capture", "captures", capture, attrs).await
+}
+
+/// A refund of `amount` from one capture, checked `201` and succeeded; its document.
+async fn refund_succeeded(app: &TestApp, capture: &str, amount: i64) -> Value {
+    let (status, doc) = refund_capture(
+        app,
+        capture,
+        json!({"amount_cents": amount, "currency_code": "EUR"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    assert_succeeded(&doc, amount);
+    doc
+}
+
+/// An emulator, an app at it and one `stripe` capture of a new charge of `amount`.
+async fn one_charge(
+    backend: Backend,
+    number: &str,
+    amount: i64,
+) -> (LocalStripe, TestApp, String, Payments) {
+    let ls = LocalStripe::start();
+    let app = app_at(backend, &ls).await;
+    let charge = ls.charge(amount, "eur");
+    let p = payments(&app, number, &[(amount, &charge)]).await;
+    (ls, app, charge, p)
+}
+
 // ---------------------------------------------------------------------------------------
 // 1. Refunds by capture, authorization and order, executed at the emulator.
 
 async fn refund_by_capture(backend: Backend) {
-    let ls = LocalStripe::start();
-    let app = app_at(backend, &ls).await;
-    let charge = ls.charge(5000, "eur");
-    let p = payments(&app, "S-101", &[(5000, &charge)]).await;
-    let (status, doc) = refund(
-        &app,
-        "reference_capture",
-        "captures",
-        &p.captures[0],
-        json!({"amount_cents": 2000, "currency_code": "EUR"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{doc}");
-    assert_succeeded(&doc, 2000);
+    let (ls, app, charge, p) = one_charge(backend, "S-101", 5000).await;
+    let doc = refund_succeeded(&app, &p.captures[0], 2000).await;
     let refund_id = id_of(&doc);
     let parts = parts(&doc);
     assert_eq!(parts.len(), 1, "{doc}");
@@ -310,10 +352,8 @@ async fn refund_by_capture(backend: Backend) {
     assert_eq!(ls.amount_refunded(&charge), 2000);
     assert_eq!(succeeded_on(&app, &p.captures[0]).await, 2000);
     assert_eq!(balances(&app, &p.captures[0]).await, (2000, 3000));
-    let order = attributes(&app, "orders", &p.order).await;
-    assert_eq!(order["payment_status"], "partially_refunded");
-    let events = event_names(&app, &refund_id).await;
-    assert!(events.contains(&"refunds.succeed".to_owned()), "{events:?}");
+    assert_eq!(payment_status(&app, &p.order).await, "partially_refunded");
+    assert_event(&app, &refund_id, "refunds.succeed").await;
 }
 
 async fn refund_by_authorization_over_two_charges_then_by_order(backend: Backend) {
@@ -361,8 +401,7 @@ async fn refund_by_authorization_over_two_charges_then_by_order(backend: Backend
     }
     assert_eq!(ls.refunds_of_charge(&first).len(), 1);
     assert_eq!(ls.refunds_of_charge(&second).len(), 2);
-    let order = attributes(&app, "orders", &p.order).await;
-    assert_eq!(order["payment_status"], "refunded");
+    assert_eq!(payment_status(&app, &p.order).await, "refunded");
 }
 
 async fn refund_by_order_over_a_charge_and_a_payment_intent(backend: Backend) {
@@ -389,10 +428,7 @@ async fn refund_by_order_over_a_charge_and_a_payment_intent(backend: Backend) {
 
 /// A capture's `_refund` trigger (`PATCH /api/captures/{id}`) executes at Stripe too.
 async fn capture_refund_trigger_refunds_at_stripe(backend: Backend) {
-    let ls = LocalStripe::start();
-    let app = app_at(backend, &ls).await;
-    let charge = ls.charge(4000, "eur");
-    let p = payments(&app, "S-104", &[(4000, &charge)]).await;
+    let (ls, app, charge, p) = one_charge(backend, "S-104", 4000).await;
     let cap = &p.captures[0];
     let body = json!({"data": {"type": "captures", "id": cap,
         "attributes": {"_refund": true, "_refund_amount_cents": 1500}}});
@@ -400,13 +436,11 @@ async fn capture_refund_trigger_refunds_at_stripe(backend: Backend) {
         .patch(&format!("/api/captures/{cap}"), &token("acme"), &body)
         .await;
     assert_eq!(status, StatusCode::OK, "{doc}");
-    let (status, refunds) = app
-        .get(
-            &format!("/api/captures/{cap}/refunds?include=refund_captures"),
-            &token("acme"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{refunds}");
+    let refunds = get_ok(
+        &app,
+        &format!("/api/captures/{cap}/refunds?include=refund_captures"),
+    )
+    .await;
     let refund = &refunds["data"][0];
     assert_eq!(refund["attributes"]["status"], "succeeded", "{refunds}");
     assert_eq!(
@@ -425,20 +459,8 @@ async fn capture_refund_trigger_refunds_at_stripe(backend: Backend) {
 // 2. Over-refunds are refused before any PSP call.
 
 async fn over_refund_is_refused_before_the_psp(backend: Backend) {
-    let ls = LocalStripe::start();
-    let app = app_at(backend, &ls).await;
-    let charge = ls.charge(5000, "eur");
-    let p = payments(&app, "S-201", &[(5000, &charge)]).await;
-    let (status, doc) = refund(
-        &app,
-        "reference_capture",
-        "captures",
-        &p.captures[0],
-        json!({"amount_cents": 3000, "currency_code": "EUR"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{doc}");
-    assert_succeeded(&doc, 3000);
+    let (ls, app, charge, p) = one_charge(backend, "S-201", 5000).await;
+    refund_succeeded(&app, &p.captures[0], 3000).await;
     for (rel, type_name, id) in [
         ("reference_capture", "captures", &p.captures[0]),
         ("authorization", "authorizations", &p.authorization),
@@ -465,10 +487,7 @@ async fn over_refund_is_refused_before_the_psp(backend: Backend) {
 
 async fn concurrent_refunds_never_over_refund(backend: Backend) {
     const N: usize = 8;
-    let ls = LocalStripe::start();
-    let app = app_at(backend, &ls).await;
-    let charge = ls.charge(10_000, "eur");
-    let p = payments(&app, "S-301", &[(10_000, &charge)]).await;
+    let (ls, app, charge, p) = one_charge(backend, "S-301", 10_000).await;
     let tok = token("acme");
     let body = refund_body(
         "reference_capture",
@@ -506,78 +525,6 @@ async fn concurrent_refunds_never_over_refund(backend: Backend) {
 // ---------------------------------------------------------------------------------------
 // 4. A broken PSP leaves the refund pending (reserved); a reconciliation settles it.
 
-/// A PSP that answers every request with a 500.
-fn failing_psp() -> String {
-    psp_answering(
-        "500 Internal Server Error",
-        r#"{"error":{"type":"api_error","message":"Something went wrong"}}"#,
-    )
-}
-
-/// A PSP that answers every request with `status` and the JSON `body`.
-fn psp_answering(status: &'static str, body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            read_request(&mut stream);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n\
-                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
-}
-
-/// Reads one request's headers and `Content-Length` body.
-fn read_request(stream: &mut TcpStream) {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).unwrap_or(0);
-        if n == 0 {
-            return;
-        }
-        seen.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&seen);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if seen.len() >= end + 4 + length {
-                return;
-            }
-        }
-    }
-}
-
-/// A PSP that accepts connections and never answers.
-fn silent_psp() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    url
-}
-
-/// A port with nothing listening.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    format!("http://{}", listener.local_addr().expect("addr"))
-}
-
 /// A refund of 2000 on a 5000 charge made while Stripe is at `base`: checked pending and
 /// reserved. Returns the app, the charge, the capture, the refund and its part.
 struct Pending {
@@ -595,10 +542,8 @@ fn key_of(number: &str) -> String {
 
 /// Replays the refund request of `pending_refund`: `200` and the refund as it stands.
 async fn replay(p: &Pending, number: &str) -> Value {
-    let (status, doc) = refund(
+    let (status, doc) = refund_capture(
         &p.app,
-        "reference_capture",
-        "captures",
         &p.capture,
         json!({"amount_cents": 2000, "currency_code": "EUR", "key": key_of(number)}),
     )
@@ -612,28 +557,20 @@ async fn pending_refund(backend: Backend, ls: &LocalStripe, base: &str, number: 
     let app = app_broken(backend, ls, base).await;
     let charge = ls.charge(5000, "eur");
     let p = payments(&app, number, &[(5000, &charge)]).await;
-    let (status, doc) = refund(
+    let (status, doc) = refund_capture(
         &app,
-        "reference_capture",
-        "captures",
         &p.captures[0],
         json!({"amount_cents": 2000, "currency_code": "EUR", "key": key_of(number)}),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{base}: {doc}");
-    let a = &doc["data"]["attributes"];
-    assert_eq!(a["status"], "pending", "{doc}");
-    assert_eq!(a["succeeded"], false, "{doc}");
-    assert_eq!(a["refunded_amount_cents"], 0, "{doc}");
+    assert_nothing_refunded(&doc, "pending");
     let parts = parts(&doc);
     assert_eq!(parts.len(), 1, "{doc}");
     assert_eq!(parts[0]["attributes"]["status"], "pending", "{doc}");
     // Reserved: the balance is taken at once, the order's status waits for the PSP.
     assert_eq!(balances(&app, &p.captures[0]).await, (2000, 3000));
-    assert_eq!(
-        attributes(&app, "orders", &p.order).await["payment_status"],
-        "paid"
-    );
+    assert_eq!(payment_status(&app, &p.order).await, "paid");
     assert!(ls.refunds_of_charge(&charge).is_empty());
     Pending {
         app,
@@ -643,6 +580,20 @@ async fn pending_refund(backend: Backend, ls: &LocalStripe, base: &str, number: 
         refund: id_of(&doc),
         part: parts[0]["id"].as_str().expect("part id").to_owned(),
     }
+}
+
+/// The refund Stripe makes for the pending part when its answer never reaches the
+/// service (made at the emulator by hand, with the part's metadata).
+fn refund_made_at_psp(ls: &LocalStripe, p: &Pending) -> Value {
+    ls.post(
+        "/v1/refunds",
+        &[
+            ("charge", &p.charge),
+            ("amount", "2000"),
+            ("metadata[refund_id]", &p.refund),
+            ("metadata[refund_capture_id]", &p.part),
+        ],
+    )
 }
 
 async fn broken_psp_then_reconciled(backend: Backend, base: String) {
@@ -660,14 +611,7 @@ async fn broken_psp_then_reconciled(backend: Backend, base: String) {
 
     // Still broken: the reconciler leaves it pending.
     let broken = Gateways::from_settings(&app.state.settings).expect("gateways");
-    let cfg = Config {
-        interval: Duration::from_secs(60),
-        after: Duration::ZERO,
-        batch: 100,
-        timeout: Duration::from_millis(300),
-    };
-    actix_web::rt::time::sleep(Duration::from_millis(5)).await;
-    let report = reconcile::run_once(&app.state.pool, &broken, &cfg).expect("pass");
+    let report = reconcile_within(app, &broken, Duration::from_millis(300)).await;
     assert_eq!(report, [(p.part.clone(), "pending".to_owned())]);
     assert_eq!(
         refund_now(app, &p.refund).await["data"]["attributes"]["status"],
@@ -685,12 +629,8 @@ async fn broken_psp_then_reconciled(backend: Backend, base: String) {
     assert_eq!(ls.refunds_of_charge(&p.charge).len(), 1);
     assert_eq!(ls.amount_refunded(&p.charge), 2000);
     assert_eq!(balances(app, &p.capture).await, (2000, 3000));
-    assert_eq!(
-        attributes(app, "orders", &p.order).await["payment_status"],
-        "partially_refunded"
-    );
-    let events = event_names(app, &p.refund).await;
-    assert!(events.contains(&"refunds.succeed".to_owned()), "{events:?}");
+    assert_eq!(payment_status(app, &p.order).await, "partially_refunded");
+    assert_event(app, &p.refund, "refunds.succeed").await;
     assert_succeeded(&replay(&p, "S-401").await, 2000);
     // Nothing is left to do.
     assert!(reconcile(app, &gateways_at(app, &ls)).await.is_empty());
@@ -714,15 +654,7 @@ async fn closed_port_then_reconciled(backend: Backend) {
 async fn reconciler_finds_a_refund_the_psp_made(backend: Backend) {
     let ls = LocalStripe::start();
     let p = pending_refund(backend, &ls, &closed_port(), "S-402").await;
-    let made = ls.post(
-        "/v1/refunds",
-        &[
-            ("charge", &p.charge),
-            ("amount", "2000"),
-            ("metadata[refund_id]", &p.refund),
-            ("metadata[refund_capture_id]", &p.part),
-        ],
-    );
+    let made = refund_made_at_psp(&ls, &p);
     let report = reconcile(&p.app, &gateways_at(&p.app, &ls)).await;
     assert_eq!(report, [(p.part.clone(), "succeeded".to_owned())]);
     let doc = refund_now(&p.app, &p.refund).await;
@@ -743,20 +675,18 @@ async fn psp_refusal_fails_the_part(backend: Backend) {
     let app = app_at(backend, &ls).await;
     // A charge the emulator does not know: it answers 404.
     let p = payments(&app, "S-501", &[(5000, "ch_unknown_to_the_psp")]).await;
-    let (status, doc) = refund(
+    let (status, doc) = refund_capture(
         &app,
-        "reference_capture",
-        "captures",
         &p.captures[0],
         json!({"amount_cents": 2000, "currency_code": "EUR"}),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{doc}");
-    let a = &doc["data"]["attributes"];
-    assert_eq!(a["status"], "failed", "{doc}");
-    assert_eq!(a["succeeded"], false, "{doc}");
-    assert_eq!(a["refunded_amount_cents"], 0, "{doc}");
-    assert_eq!(a["error_code"], "invalid_request_error", "{doc}");
+    assert_nothing_refunded(&doc, "failed");
+    assert_eq!(
+        doc["data"]["attributes"]["error_code"], "invalid_request_error",
+        "{doc}"
+    );
     let parts = parts(&doc);
     assert_eq!(parts.len(), 1, "{doc}");
     let pa = &parts[0]["attributes"];
@@ -767,13 +697,9 @@ async fn psp_refusal_fails_the_part(backend: Backend) {
         "{doc}"
     );
     assert_eq!(balances(&app, &p.captures[0]).await, (0, 5000));
-    assert_eq!(
-        attributes(&app, "orders", &p.order).await["payment_status"],
-        "paid"
-    );
+    assert_eq!(payment_status(&app, &p.order).await, "paid");
     let refund_id = id_of(&doc);
-    let events = event_names(&app, &refund_id).await;
-    assert!(events.contains(&"refunds.fail".to_owned()), "{events:?}");
+    assert_event(&app, &refund_id, "refunds.fail").await;
     let all = app.all("/api/events", &token("acme")).await;
     assert!(
         all.iter()
@@ -817,8 +743,7 @@ async fn psp_refusal_of_one_part_of_two(backend: Backend) {
     assert_eq!(balances(&app, &p.captures[0]).await, (0, 3000));
     assert_eq!(balances(&app, &p.captures[1]).await, (3000, 0));
     assert_eq!(succeeded_on(&app, &p.captures[1]).await, 3000);
-    let events = event_names(&app, &refund_id).await;
-    assert!(events.contains(&"refunds.succeed".to_owned()), "{events:?}");
+    assert_event(&app, &refund_id, "refunds.succeed").await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -854,6 +779,11 @@ async fn notify(app: &TestApp, body: &[u8], signature: Option<&str>) -> (StatusC
     (status, body)
 }
 
+/// `notify` with a valid signature, as Stripe makes it.
+async fn notify_signed(app: &TestApp, body: &[u8]) -> (StatusCode, Value) {
+    notify(app, body, Some(&sign(WEBHOOK_SECRET, now_unix(), body))).await
+}
+
 fn event(kind: &str, object: &Value) -> Vec<u8> {
     json!({
         "id": "evt_1",
@@ -866,6 +796,12 @@ fn event(kind: &str, object: &Value) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A notification's answer: `200`, and whether it settled a part.
+fn assert_acknowledged(status: StatusCode, answer: &Value, settled: bool) {
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["settled"], settled, "{answer}");
+}
+
 fn assert_invalid_signature(status: StatusCode, body: &Value) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["errors"][0]["code"], "INVALID_SIGNATURE", "{body}");
@@ -876,15 +812,7 @@ async fn notifications_settle_pending_parts(backend: Backend) {
     let p = pending_refund(backend, &ls, &closed_port(), "S-601").await;
     let app = &p.app;
     // The refund Stripe made for the part (its answer never reached the service).
-    let made = ls.post(
-        "/v1/refunds",
-        &[
-            ("charge", &p.charge),
-            ("amount", "2000"),
-            ("metadata[refund_id]", &p.refund),
-            ("metadata[refund_capture_id]", &p.part),
-        ],
-    );
+    let made = refund_made_at_psp(&ls, &p);
     assert_eq!(made["status"], "succeeded", "{made}");
     let body = event("refund.updated", &made);
 
@@ -918,23 +846,15 @@ async fn notifications_settle_pending_parts(backend: Backend) {
     // Another type of event is acknowledged and ignored.
     let charge = ls.get(&format!("/v1/charges/{}", p.charge));
     let other = event("charge.succeeded", &charge);
-    let (status, answer) =
-        notify(app, &other, Some(&sign(WEBHOOK_SECRET, now_unix(), &other))).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["settled"], false, "{answer}");
+    let (status, answer) = notify_signed(app, &other).await;
+    assert_acknowledged(status, &answer, false);
 
     // A refund this service did not make is acknowledged and ignored.
     let unknown = json!({"id": "re_not_ours", "object": "refund", "status": "succeeded",
                          "amount": 2000, "metadata": {"refund_capture_id": "not_a_part"}});
     let unknown = event("refund.updated", &unknown);
-    let (status, answer) = notify(
-        app,
-        &unknown,
-        Some(&sign(WEBHOOK_SECRET, now_unix(), &unknown)),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["settled"], false, "{answer}");
+    let (status, answer) = notify_signed(app, &unknown).await;
+    assert_acknowledged(status, &answer, false);
     assert_eq!(
         refund_now(app, &p.refund).await["data"]["attributes"]["status"],
         "pending"
@@ -943,8 +863,7 @@ async fn notifications_settle_pending_parts(backend: Backend) {
     // Signed as Stripe does, with an older v0 beside it: settled.
     let signature = format!("{},v0=deadbeef", sign(WEBHOOK_SECRET, now_unix(), &body));
     let (status, answer) = notify(app, &body, Some(&signature)).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["settled"], true, "{answer}");
+    assert_acknowledged(status, &answer, true);
     let doc = refund_now(app, &p.refund).await;
     assert_succeeded(&doc, 2000);
     assert_eq!(
@@ -952,22 +871,14 @@ async fn notifications_settle_pending_parts(backend: Backend) {
         made["id"]
     );
     assert_eq!(balances(app, &p.capture).await, (2000, 3000));
-    assert_eq!(
-        attributes(app, "orders", &p.order).await["payment_status"],
-        "partially_refunded"
-    );
+    assert_eq!(payment_status(app, &p.order).await, "partially_refunded");
 
     // A later contrary event does not undo a settled part; the reconciler has nothing to do.
     let mut failed = made.clone();
     failed["status"] = json!("failed");
     failed["failure_reason"] = json!("lost_or_stolen_card");
     let failed = event("refund.failed", &failed);
-    let (status, answer) = notify(
-        app,
-        &failed,
-        Some(&sign(WEBHOOK_SECRET, now_unix(), &failed)),
-    )
-    .await;
+    let (status, answer) = notify_signed(app, &failed).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_succeeded(&refund_now(app, &p.refund).await, 2000);
     assert!(reconcile(app, &gateways_at(app, &ls)).await.is_empty());
@@ -985,22 +896,15 @@ async fn notification_of_a_failed_refund(backend: Backend) {
         "metadata": {"refund_id": p.refund, "refund_capture_id": p.part},
     });
     let body = event("refund.failed", &object);
-    let (status, answer) = notify(
-        &p.app,
-        &body,
-        Some(&sign(WEBHOOK_SECRET, now_unix(), &body)),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["settled"], true, "{answer}");
+    let (status, answer) = notify_signed(&p.app, &body).await;
+    assert_acknowledged(status, &answer, true);
     let doc = refund_now(&p.app, &p.refund).await;
     let a = &doc["data"]["attributes"];
     assert_eq!(a["status"], "failed", "{doc}");
     assert_eq!(a["error_code"], "expired_or_canceled_card", "{doc}");
     assert_eq!(parts(&doc)[0]["attributes"]["status"], "failed", "{doc}");
     assert_eq!(balances(&p.app, &p.capture).await, (0, 5000));
-    let events = event_names(&p.app, &p.refund).await;
-    assert!(events.contains(&"refunds.fail".to_owned()), "{events:?}");
+    assert_event(&p.app, &p.refund, "refunds.fail").await;
 }
 
 /// Stripe answers that the refund is `pending`: its id is recorded on the part, and a
@@ -1021,14 +925,8 @@ async fn notification_found_by_the_psp_refund_id(backend: Backend) {
     let object = json!({"id": "re_pendingAtPsp1", "object": "refund", "status": "succeeded",
                         "amount": 2000, "metadata": {}});
     let body = event("charge.refund.updated", &object);
-    let (status, answer) = notify(
-        &p.app,
-        &body,
-        Some(&sign(WEBHOOK_SECRET, now_unix(), &body)),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["settled"], true, "{answer}");
+    let (status, answer) = notify_signed(&p.app, &body).await;
+    assert_acknowledged(status, &answer, true);
     let doc = refund_now(&p.app, &p.refund).await;
     assert_succeeded(&doc, 2000);
     assert_eq!(
@@ -1081,14 +979,10 @@ fn redact_stripe(doc: &Value) -> Value {
 }
 
 async fn succeeded_stripe_refund_document(backend: Backend) {
-    let ls = LocalStripe::start();
-    let app = app_at(backend, &ls).await;
-    let charge = ls.charge(5000, "eur");
-    let p = payments(&app, "S-701", &[(5000, &charge)]).await;
-    let (status, doc) = refund(
+    // `_ls`, not `_`: the emulator runs until the test ends.
+    let (_ls, app, _, p) = one_charge(backend, "S-701", 5000).await;
+    let (status, doc) = refund_capture(
         &app,
-        "reference_capture",
-        "captures",
         &p.captures[0],
         json!({"amount_cents": 1250, "currency_code": "EUR", "reference": "RMA-S7"}),
     )
