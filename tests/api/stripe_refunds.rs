@@ -596,6 +596,52 @@ fn refund_made_at_psp(ls: &LocalStripe, p: &Pending) -> Value {
     )
 }
 
+/// No lock is held while a PSP is called: with the PSP silent for the whole gateway
+/// time-out, an order and a refund of another order are written and answered before the
+/// refund waiting on the PSP answers (on SQLite the database write lock is free).
+async fn writes_go_on_during_a_psp_call(backend: Backend) {
+    use futures_util::future::{select, Either};
+    let ls = LocalStripe::start();
+    let app = TestApp::with(backend, |s| {
+        stripe_settings(s, &ls, &silent_psp());
+        s.gateway_timeout_ms = 3000;
+        s.reconcile_after_ms = 60_000;
+    })
+    .await;
+    let charge = ls.charge(5000, "eur");
+    let p = payments(&app, "9101", &[(5000, &charge)]).await;
+    let other = app.payments("acme", "9102", "EUR", &[4000]);
+    let waiting = Box::pin(refund_capture(
+        &app,
+        &p.captures[0],
+        json!({"amount_cents": 1000, "currency_code": "EUR"}),
+    ));
+    let others = Box::pin(async {
+        let order = json!({"data": {"type": "orders", "attributes": {
+            "number": "9103", "currency_code": "EUR", "total_amount_cents": 100}}});
+        let (status, doc) = app.post("/api/orders", &token("acme"), &order).await;
+        assert_eq!(status, StatusCode::CREATED, "{doc}");
+        let (status, doc) = refund_capture(
+            &app,
+            &other.capture_ids[0],
+            json!({"amount_cents": 1500, "currency_code": "EUR"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{doc}");
+        assert_eq!(doc["data"]["attributes"]["status"], "succeeded", "{doc}");
+    });
+    match select(waiting, others).await {
+        Either::Right(((), waiting)) => {
+            let (status, doc) = waiting.await;
+            assert_eq!(status, StatusCode::CREATED, "{doc}");
+            assert_eq!(doc["data"]["attributes"]["status"], "pending", "{doc}");
+        }
+        Either::Left(((status, doc), _)) => {
+            panic!("the refund waiting on the PSP answered first ({status}: {doc})")
+        }
+    };
+}
+
 async fn broken_psp_then_reconciled(backend: Backend, base: String) {
     let ls = LocalStripe::start();
     let p = pending_refund(backend, &ls, &base, "S-401").await;
@@ -1003,6 +1049,7 @@ on_both!(
     silent_psp_then_reconciled,
     failing_psp_then_reconciled,
     closed_port_then_reconciled,
+    writes_go_on_during_a_psp_call,
     reconciler_finds_a_refund_the_psp_made,
     psp_refusal_fails_the_part,
     psp_refusal_of_one_part_of_two,
