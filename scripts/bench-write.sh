@@ -11,7 +11,8 @@
 # Beside them, on the same PostgreSQL server, pgbench -N (simple-update) on a scratch
 # database (pgbench -i -s 10, dropped afterwards) gives the server's write ceiling here.
 # Then checks in SQL, for every capture the run touched, that refund_amount_cents is the
-# sum of its refund_captures and refund_amount_cents + refund_balance_cents = amount_cents;
+# sum of its refund_captures that did not fail (pending ones are reserved) and
+# refund_amount_cents + refund_balance_cents = amount_cents;
 # that refund numbers are unique; that record_counts match COUNT(*); and scans the
 # server log and this database's lines of the PostgreSQL log for errors and deadlocks.
 #
@@ -142,10 +143,15 @@ RSS_PEAK="$(awk '/^VmHWM/ { print $2 " " $3 }' "/proc/$SERVER_PID/status")"
 
 # 6. Consistency of what the run wrote.
 log "consistency checks"
+# A failed part takes nothing from its capture (revisions before part statuses have none).
+TAKEN="TRUE"
+if [[ -n "$(q "SELECT 1 FROM information_schema.columns WHERE table_name = 'refund_captures' AND column_name = 'status' LIMIT 1")" ]]; then
+    TAKEN="status <> 'failed'"
+fi
 IFS='|' read -r TOUCHED BAD_SUM BAD_BAL NEG_BAL < <(q "
     WITH touched AS (SELECT DISTINCT capture_id FROM refund_captures WHERE $SCOPE AND created_at >= '$T0'),
     sums AS (SELECT capture_id, sum(amount_cents) AS s FROM refund_captures
-             WHERE capture_id IN (SELECT capture_id FROM touched) GROUP BY capture_id)
+             WHERE capture_id IN (SELECT capture_id FROM touched) AND $TAKEN GROUP BY capture_id)
     SELECT count(*),
            count(*) FILTER (WHERE c.refund_amount_cents <> s.s),
            count(*) FILTER (WHERE c.refund_amount_cents + c.refund_balance_cents <> c.amount_cents),
