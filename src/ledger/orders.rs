@@ -97,21 +97,23 @@ pub fn refresh_status(
         .filter(auth_t::succeeded.eq(true))
         .select(auth_t::amount_cents)
         .load(conn)?;
-    let captured: Vec<i64> = cap_t::table
+    let captured: Vec<(String, i64)> = cap_t::table
         .filter(cap_t::order_id.eq(&order.id))
         .filter(cap_t::succeeded.eq(true))
-        .select(cap_t::amount_cents)
+        .select((cap_t::id, cap_t::amount_cents))
         .load(conn)?;
     // Only money given back counts: a capture's refund amount includes reserved parts.
+    // Found through the captures (refund_captures is indexed by capture, not by order).
+    let ids: Vec<&String> = captured.iter().map(|(id, _)| id).collect();
     let refunded: Vec<i64> = rc_t::table
-        .filter(rc_t::order_id.eq(&order.id))
+        .filter(rc_t::capture_id.eq_any(ids))
         .filter(rc_t::status.eq(super::status::SUCCEEDED))
         .select(rc_t::amount_cents)
         .load(conn)?;
     let status = payment_status(
         order.total_amount_cents,
         authorized.iter().sum(),
-        captured.iter().sum(),
+        captured.iter().map(|(_, a)| a).sum(),
         refunded.iter().sum(),
     );
     if status == order.payment_status {
