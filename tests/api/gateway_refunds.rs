@@ -364,3 +364,40 @@ mod stripe_configured {
         stripe_captures_name_the_payment(stripe_app(Backend::Postgres).await).await;
     }
 }
+
+/// Several instances share the reconciliation without overlap: rows another instance's
+/// claim holds are skipped (`FOR UPDATE SKIP LOCKED`), and a claimed part is stamped so that
+/// no instance takes it again before `reconcile_after_ms`.
+#[actix_web::test]
+async fn instances_never_take_the_same_parts() {
+    use diesel::RunQueryDsl;
+    use refunds::db::DbConnection;
+    let app = TestApp::new(Backend::Postgres).await;
+    let p = app.payments("acme", "2008", "EUR", &[5000]);
+    for amount in [1014, 2014] {
+        let (status, doc) =
+            refund(&app, "reference_capture", "captures", &p.capture_ids[0], amount).await;
+        assert_eq!(status, StatusCode::CREATED, "{doc}");
+        assert_eq!(doc["data"]["attributes"]["status"], "pending");
+    }
+    let (mut a, mut b) = (app.state.pool.get().unwrap(), app.state.pool.get().unwrap());
+    let (a, b): (&mut DbConnection, &mut DbConnection) = (&mut a, &mut b);
+    // Old enough to be due with an hour's delay; stamped, they are not due for an hour.
+    diesel::sql_query("UPDATE refund_captures SET created_at = created_at - interval '2 hours'")
+        .execute(&mut *a)
+        .unwrap();
+    let cfg = Config {
+        after: Duration::from_secs(3600),
+        ..Config::from_settings(&app.state.settings)
+    };
+    // Instance A is in the middle of its claim: its transaction holds the rows.
+    diesel::sql_query("BEGIN").execute(&mut *a).unwrap();
+    diesel::sql_query("SELECT id FROM refund_captures WHERE status = 'pending' FOR UPDATE")
+        .execute(&mut *a)
+        .unwrap();
+    // Instance B skips them rather than waiting for them or taking them too.
+    assert!(reconcile::claim(&mut *b, &cfg).unwrap().is_empty());
+    diesel::sql_query("ROLLBACK").execute(&mut *a).unwrap();
+    assert_eq!(reconcile::claim(&mut *b, &cfg).unwrap().len(), 2);
+    assert!(reconcile::claim(&mut *a, &cfg).unwrap().is_empty());
+}

@@ -153,9 +153,13 @@ describe('@flowio/node-sdk refunds against /flow', () => {
   it('getVersions: the journal of a refund', async () => {
     const r = await refunds.getVersions(ORGANIZATION, { params: { refund_id: made[0].id } })
     assert.equal(r.status, 200)
-    assert.equal(r.result.length, 1)
-    assert.equal(r.result[0].type, 'insert')
-    assert.deepEqual(r.result[0].refund, made[0])
+    // Reserved (insert, pending), then settled by the gateway (update).
+    assert.equal(r.result.length, 2)
+    const insert = r.result.find((v) => v.type === 'insert')
+    const settled = r.result.find((v) => v.type === 'update')
+    assert.equal(insert.refund.status, 'pending')
+    assert.equal(insert.refund.id, made[0].id)
+    assert.deepEqual(settled.refund, made[0])
     const page = await refunds.getVersions(ORGANIZATION, { params: { limit: 2, sort: '-journal_timestamp' } })
     assert.equal(page.result.length, 2)
   })
