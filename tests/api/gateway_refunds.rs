@@ -375,8 +375,14 @@ async fn instances_never_take_the_same_parts() {
     let app = TestApp::new(Backend::Postgres).await;
     let p = app.payments("acme", "2008", "EUR", &[5000]);
     for amount in [1014, 2014] {
-        let (status, doc) =
-            refund(&app, "reference_capture", "captures", &p.capture_ids[0], amount).await;
+        let (status, doc) = refund(
+            &app,
+            "reference_capture",
+            "captures",
+            &p.capture_ids[0],
+            amount,
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{doc}");
         assert_eq!(doc["data"]["attributes"]["status"], "pending");
     }
