@@ -20,6 +20,12 @@ pub fn who(auth: &Auth) -> Value {
     })
 }
 
+/// The service itself as the author of a change (`kind`: the reconciler, a PSP's
+/// notification), in the shape of `who`.
+pub fn system(kind: &str) -> Value {
+    json!({ "application": { "id": null, "kind": kind }, "owner": null })
+}
+
 /// One change of one resource.
 pub struct Change<'a> {
     pub resource_type: &'static str,

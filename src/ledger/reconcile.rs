@@ -7,15 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde_json::{json, Value};
 
-use super::settle::{self, Settlement};
-use super::{status, TxError};
+use super::settle;
+use super::status;
 use crate::config::Settings;
 use crate::db::schema::refund_captures;
 use crate::db::{DbConnection, Pool};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::gateways::{Gateways, Outcome};
+use crate::journal;
 use crate::worker::Worker;
 
 /// How the reconciler runs.
@@ -40,11 +40,6 @@ impl Config {
     }
 }
 
-/// Who settles what the reconciler finds, in versions.
-fn who() -> Value {
-    json!({ "application": { "id": null, "kind": "reconciler" }, "owner": null })
-}
-
 /// Takes up to `batch` parts due for a look-up and stamps them, in one short transaction.
 pub fn claim(conn: &mut DbConnection, cfg: &Config) -> ApiResult<Vec<String>> {
     let now = crate::clock::now();
@@ -55,7 +50,7 @@ pub fn claim(conn: &mut DbConnection, cfg: &Config) -> ApiResult<Vec<String>> {
             .and(refund_captures::created_at.lt(cutoff))
             .or(refund_captures::checked_at.lt(cutoff)),
     );
-    let result = crate::db::write_transaction(conn, |conn| -> Result<Vec<String>, TxError> {
+    crate::db::write_transaction(conn, |conn| -> ApiResult<Vec<String>> {
         let ids: Vec<String> = match conn {
             DbConnection::Postgresql(pg) => refund_captures::table
                 .filter(due)
@@ -77,13 +72,7 @@ pub fn claim(conn: &mut DbConnection, cfg: &Config) -> ApiResult<Vec<String>> {
             .set(refund_captures::checked_at.eq(now))
             .execute(conn)?;
         Ok(ids)
-    });
-    match result {
-        Ok(ids) => Ok(ids),
-        Err(TxError::Api(e)) => Err(e),
-        Err(TxError::Db(e)) => Err(e.into()),
-        Err(TxError::Replay(_)) => Err(ApiError::internal("reconcile", "replay")),
-    }
+    })
 }
 
 /// One pass: what was looked up, as `(part id, status after the pass)`.
@@ -117,13 +106,10 @@ pub fn run_once(
                 reason,
             },
         };
-        settled.push(Settlement {
-            part_id: d.part.id.clone(),
-            outcome,
-        });
+        settled.push(d.settled(outcome));
     }
     let mut conn = pool.get()?;
-    settle::settle(&mut conn, &settled, &who())?;
+    settle::settle(&mut conn, &settled, &journal::system("reconciler"))?;
     let report = settled
         .iter()
         .map(|s| {

@@ -7,21 +7,23 @@ use std::time::Instant;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::{orders, status, TxError};
+use super::{orders, status};
 use crate::auth::Scope;
 use crate::db::schema::{captures, refund_captures, refunds};
-use crate::db::{DbConnection, Pool};
-use crate::error::{ApiError, ApiResult};
+use crate::db::{DbConnection, MultiBackend, Pool};
+use crate::error::ApiResult;
 use crate::gateways::{Gateways, Outcome, Part};
 use crate::journal::{self, Change};
 use crate::resources::{
     captures as capture_res, refund_captures as part_res, refunds as refund_res,
 };
 
-/// What a gateway said of one part.
+/// What a gateway said of one part (with the refund and order it belongs to).
 #[derive(Debug, Clone)]
 pub struct Settlement {
     pub part_id: String,
+    pub refund_id: String,
+    pub order_id: String,
     pub outcome: Outcome,
 }
 
@@ -33,6 +35,16 @@ pub struct Due {
 }
 
 impl Due {
+    /// What `outcome` says of this part.
+    pub fn settled(&self, outcome: Outcome) -> Settlement {
+        Settlement {
+            part_id: self.part.id.clone(),
+            refund_id: self.part.refund_id.clone(),
+            order_id: self.part.order_id.clone(),
+            outcome,
+        }
+    }
+
     pub fn as_part(&self) -> Part<'_> {
         Part {
             refund_id: &self.part.refund_id,
@@ -47,29 +59,34 @@ impl Due {
 
 /// The pending parts among `part_ids`, oldest first, with their payments' PSP ids.
 pub fn due(conn: &mut DbConnection, part_ids: &[String]) -> QueryResult<Vec<Due>> {
-    let rows: Vec<(part_res::Row, Option<String>)> = refund_captures::table
+    load_due(conn, Of::Parts(part_ids))
+}
+
+/// Which parts `load_due` reads: these, or those of these refunds.
+enum Of<'a> {
+    Parts(&'a [String]),
+    Refunds(&'a [String]),
+}
+
+fn load_due(conn: &mut DbConnection, of: Of) -> QueryResult<Vec<Due>> {
+    let q = refund_captures::table
         .inner_join(captures::table.on(captures::id.eq(refund_captures::capture_id)))
-        .filter(refund_captures::id.eq_any(part_ids))
         .filter(refund_captures::status.eq(status::PENDING))
         .select((
             refund_captures::all_columns,
             captures::gateway_transaction_id,
         ))
         .order((refund_captures::created_at.asc(), refund_captures::id.asc()))
-        .load(conn)?;
+        .into_boxed::<MultiBackend>();
+    let q = match of {
+        Of::Parts(ids) => q.filter(refund_captures::id.eq_any(ids)),
+        Of::Refunds(ids) => q.filter(refund_captures::refund_id.eq_any(ids)),
+    };
+    let rows: Vec<(part_res::Row, Option<String>)> = q.load(conn)?;
     Ok(rows
         .into_iter()
         .map(|(part, payment_id)| Due { part, payment_id })
         .collect())
-}
-
-/// The ids of the pending parts of `refund_ids`.
-fn pending_parts(conn: &mut DbConnection, refund_ids: &[String]) -> QueryResult<Vec<String>> {
-    refund_captures::table
-        .filter(refund_captures::refund_id.eq_any(refund_ids))
-        .filter(refund_captures::status.eq(status::PENDING))
-        .select(refund_captures::id)
-        .load(conn)
 }
 
 /// Steps 2 and 3 for refunds a committed write has just reserved: each pending part is
@@ -86,8 +103,7 @@ pub fn execute(
         // Within the request's deadline: parts not read in time are the reconciler's.
         let wait = deadline.saturating_duration_since(Instant::now());
         let mut conn = pool.get_timeout(wait)?;
-        let ids = pending_parts(&mut conn, refund_ids)?;
-        due(&mut conn, &ids)?
+        load_due(&mut conn, Of::Refunds(refund_ids))?
     };
     #[cfg(feature = "failpoints")]
     fail::fail_point!("refund-after-reserve", |_| std::process::abort());
@@ -100,10 +116,7 @@ pub fn execute(
         if left.is_zero() {
             break;
         }
-        settled.push(Settlement {
-            part_id: d.part.id.clone(),
-            outcome: gateway.refund(&d.as_part(), left),
-        });
+        settled.push(d.settled(gateway.refund(&d.as_part(), left)));
     }
     #[cfg(feature = "failpoints")]
     fail::fail_point!("refund-before-settle", |_| std::process::abort());
@@ -116,35 +129,18 @@ pub fn execute(
 /// transaction per refund, with the refund's derived status, versions, events and the
 /// order's payment status. Returns how many parts left `pending`.
 pub fn settle(conn: &mut DbConnection, settled: &[Settlement], who: &Value) -> ApiResult<usize> {
-    let ids: Vec<&str> = settled.iter().map(|s| s.part_id.as_str()).collect();
-    let owners: Vec<(String, String, String)> = refund_captures::table
-        .filter(refund_captures::id.eq_any(&ids))
-        .select((
-            refund_captures::id,
-            refund_captures::refund_id,
-            refund_captures::order_id,
-        ))
-        .load(conn)?;
-    let mut by_refund: BTreeMap<(String, String), Vec<&Settlement>> = BTreeMap::new();
+    let mut by_refund: BTreeMap<(&str, &str), Vec<&Settlement>> = BTreeMap::new();
     for s in settled {
-        if let Some((_, refund_id, order_id)) = owners.iter().find(|(id, _, _)| *id == s.part_id) {
-            by_refund
-                .entry((order_id.clone(), refund_id.clone()))
-                .or_default()
-                .push(s);
-        }
+        by_refund
+            .entry((s.order_id.as_str(), s.refund_id.as_str()))
+            .or_default()
+            .push(s);
     }
     let mut done = 0;
     for ((order_id, refund_id), outcomes) in by_refund {
-        let result = crate::db::write_transaction(conn, |conn| -> Result<usize, TxError> {
-            settle_refund(conn, &order_id, &refund_id, &outcomes, who)
-        });
-        done += match result {
-            Ok(n) => n,
-            Err(TxError::Api(e)) => return Err(e),
-            Err(TxError::Db(e)) => return Err(e.into()),
-            Err(TxError::Replay(_)) => return Err(ApiError::internal("settle", "replay")),
-        };
+        done += crate::db::write_transaction(conn, |conn| {
+            settle_refund(conn, order_id, refund_id, &outcomes, who)
+        })?;
     }
     Ok(done)
 }
@@ -155,7 +151,7 @@ fn settle_refund(
     refund_id: &str,
     outcomes: &[&Settlement],
     who: &Value,
-) -> Result<usize, TxError> {
+) -> ApiResult<usize> {
     let order = orders::lock_order(conn, order_id, false)?;
     let refund: refund_res::Row = refunds::table
         .find(refund_id)
@@ -386,12 +382,17 @@ pub fn notified(
     psp_refund_id: &str,
     outcome: Outcome,
 ) -> ApiResult<bool> {
-    let mut found: Option<String> = None;
+    let owner = (
+        refund_captures::id,
+        refund_captures::refund_id,
+        refund_captures::order_id,
+    );
+    let mut found: Option<(String, String, String)> = None;
     if let Some(id) = part_id {
         found = refund_captures::table
             .filter(refund_captures::id.eq(id))
             .filter(refund_captures::gateway.eq(gateway))
-            .select(refund_captures::id)
+            .select(owner)
             .first(conn)
             .optional()?;
     }
@@ -399,22 +400,21 @@ pub fn notified(
         found = refund_captures::table
             .filter(refund_captures::gateway_transaction_id.eq(psp_refund_id))
             .filter(refund_captures::gateway.eq(gateway))
-            .select(refund_captures::id)
+            .select(owner)
             .first(conn)
             .optional()?;
     }
-    let Some(part_id) = found else {
+    let Some((part_id, refund_id, order_id)) = found else {
         return Ok(false);
     };
-    let who = serde_json::json!({
-        "application": { "id": null, "kind": format!("{gateway}_notification") },
-        "owner": null,
-    });
+    let who = journal::system(&format!("{gateway}_notification"));
     let pending = matches!(outcome, Outcome::Pending { .. });
     let settled = settle(
         conn,
         &[Settlement {
             part_id: part_id.clone(),
+            refund_id,
+            order_id,
             outcome,
         }],
         &who,
