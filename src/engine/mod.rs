@@ -49,10 +49,21 @@ pub trait Resource: Sync {
         scope: &Scope,
         ids: Vec<String>,
     ) -> ApiResult<Vec<Record>> {
-        if ids.is_empty() {
+        self.find_by(conn, scope, "id", ids)
+    }
+
+    /// The visible records whose `field` is one of `values`, in the default order.
+    fn find_by(
+        &self,
+        conn: &mut DbConnection,
+        scope: &Scope,
+        field: &str,
+        values: Vec<String>,
+    ) -> ApiResult<Vec<Record>> {
+        if values.is_empty() {
             return Ok(Vec::new());
         }
-        let filter = field_in(self.def(), "id", ids);
+        let filter = field_in(self.def(), field, values);
         let (records, _) = self.list(
             conn,
             &ListQuery {

@@ -347,17 +347,7 @@ pub async fn refund_by_key(
     let params = params(&req, &state, kind.def(), Shape::Single)?;
     let urls = Urls::of(&req, &state);
     let doc = with_conn(&state, move |conn| {
-        let filter = field_in(kind.def(), "key", vec![key]);
-        let (records, _) = kind.list(
-            conn,
-            &ListQuery {
-                scope: &auth.scope,
-                filters: &[filter],
-                sort: &[],
-                page: None,
-                count: false,
-            },
-        )?;
+        let records = kind.find_by(conn, &auth.scope, "key", vec![key])?;
         if records.is_empty() {
             return Err(ApiError::not_found("refunds"));
         }

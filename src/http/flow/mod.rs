@@ -216,18 +216,7 @@ pub async fn by_key(
         return Err(ApiError::not_found("refunds").into());
     }
     let refund = with_conn(&state, move |conn| {
-        let kind = registered("refunds")?;
-        let filter = field_in(kind.def(), "key", vec![key]);
-        let (records, _) = kind.list(
-            conn,
-            &ListQuery {
-                scope: &auth.scope,
-                filters: &[filter],
-                sort: &[],
-                page: None,
-                count: false,
-            },
-        )?;
+        let records = registered("refunds")?.find_by(conn, &auth.scope, "key", vec![key])?;
         models::refund(conn, &auth.scope, &records)
     })
     .await?;

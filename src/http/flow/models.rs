@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::Scope;
 use crate::db::DbConnection;
-use crate::engine::{field_in, ListQuery, Resource};
+use crate::engine::Resource;
 use crate::error::{ApiError, ApiResult};
 use crate::jsonapi::document::Record;
 use crate::resources::resource;
@@ -245,21 +245,11 @@ impl Related {
         if refunds.is_empty() {
             return Ok(Self::default());
         }
-        let splits = registered("refund_captures")?;
-        let filter = field_in(
-            splits.def(),
+        let rows = registered("refund_captures")?.find_by(
+            conn,
+            scope,
             "refund_id",
             refunds.iter().map(|r| r.id.clone()).collect(),
-        );
-        let (rows, _) = splits.list(
-            conn,
-            &ListQuery {
-                scope,
-                filters: &[filter],
-                sort: &[],
-                page: None,
-                count: false,
-            },
         )?;
         let mut parts: HashMap<String, Vec<(String, i64)>> = HashMap::new();
         // A failed part took nothing from its capture.

@@ -309,17 +309,11 @@ impl Form {
         let order = match &self.order_number {
             None => None,
             Some(number) => {
-                let orders = registered("orders")?;
-                let filter = field_in(orders.def(), "number", vec![number.clone()]);
-                let (mut found, _) = orders.list(
+                let mut found = registered("orders")?.find_by(
                     conn,
-                    &ListQuery {
-                        scope: &auth.scope,
-                        filters: &[filter],
-                        sort: &[],
-                        page: None,
-                        count: false,
-                    },
+                    &auth.scope,
+                    "number",
+                    vec![number.clone()],
                 )?;
                 Some(found.pop().ok_or_else(|| {
                     invalid(
